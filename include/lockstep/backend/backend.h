@@ -1,0 +1,169 @@
+// Backend: the op set of one kind of device, on raw pointers into that device's memory.
+// Layers and optimizers validate shapes on Tensors, then call backend_for(tensor.device())
+// with pointers and extents. The CPU backend (src/backend/cpu/) is the reference; the CUDA
+// backend implements the same signatures and is tested against it.
+//
+// Conventions for every method: arrays are dense row-major float32; "rows" is the batch
+// dimension; images are NCHW. Outputs are overwritten unless the name says "accumulate".
+// Losses return the SUM over rows and write the gradient of that sum (never a mean).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "lockstep/core/device.h"
+
+namespace lockstep::backend {
+
+enum class Activation { kRelu, kTanh, kSigmoid, kGelu };
+
+// Geometry of a 2-D convolution over one image [channels, height, width].
+struct ConvGeometry {
+  int64_t channels = 0, height = 0, width = 0;
+  int64_t kernel_h = 0, kernel_w = 0;
+  int64_t stride_h = 1, stride_w = 1;
+  int64_t pad_h = 0, pad_w = 0;
+
+  int64_t out_h() const { return (height + 2 * pad_h - kernel_h) / stride_h + 1; }
+  int64_t out_w() const { return (width + 2 * pad_w - kernel_w) / stride_w + 1; }
+  // Rows of the im2col matrix: channels * kernel_h * kernel_w.
+  int64_t patch_size() const { return channels * kernel_h * kernel_w; }
+};
+
+// Geometry of a pooling window over images [batch, channels, height, width] (no padding).
+struct PoolGeometry {
+  int64_t channels = 0, height = 0, width = 0;
+  int64_t pool_h = 2, pool_w = 2;
+  int64_t stride_h = 2, stride_w = 2;
+
+  int64_t out_h() const { return (height - pool_h) / stride_h + 1; }
+  int64_t out_w() const { return (width - pool_w) / stride_w + 1; }
+};
+
+// What a dropout mask is keyed by (DESIGN.md invariant 2): row i of the call is sample
+// first_sample + i of the global batch of training step `step`; `stream` separates the
+// dropout layers of one model.
+struct DropoutKey {
+  uint64_t seed = 0;
+  uint32_t stream = 0;
+  uint64_t step = 0;
+  int64_t first_sample = 0;
+};
+
+// Hyperparameters of one fused optimizer update. `grad_scale` multiplies the raw gradient
+// first (the trainer passes 1/global_batch, turning SUM-gradients into mean gradients).
+struct SgdUpdate {
+  float lr = 0.01f, momentum = 0.0f, weight_decay = 0.0f, grad_scale = 1.0f;
+  bool nesterov = false;
+};
+struct RmspropUpdate {
+  float lr = 0.001f, rho = 0.9f, epsilon = 1e-7f, weight_decay = 0.0f, grad_scale = 1.0f;
+};
+struct AdamUpdate {
+  float lr = 0.001f, beta1 = 0.9f, beta2 = 0.999f, epsilon = 1e-8f, weight_decay = 0.0f;
+  float grad_scale = 1.0f;
+  bool decoupled_weight_decay = false;  // AdamW when true
+  int64_t step = 1;                     // 1 on the first update (bias correction)
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual Device device() const = 0;
+
+  // --- memory -------------------------------------------------------------------------
+  virtual void* allocate(size_t bytes) = 0;
+  virtual void deallocate(void* pointer, size_t bytes) noexcept = 0;
+  virtual void copy_to_host(void* host_dst, const void* device_src, size_t bytes) = 0;
+  virtual void copy_from_host(void* device_dst, const void* host_src, size_t bytes) = 0;
+  virtual void copy(void* dst, const void* src, size_t bytes) = 0;
+
+  // --- elementwise ---------------------------------------------------------------------
+  virtual void fill(float* x, int64_t n, float value) = 0;
+  virtual void scale(float* x, int64_t n, float alpha) = 0;                   // x *= alpha
+  virtual void axpy(int64_t n, float alpha, const float* x, float* y) = 0;     // y += alpha*x
+  virtual void multiply(const float* a, const float* b, float* y, int64_t n) = 0;  // y = a*b
+
+  // --- dense algebra -------------------------------------------------------------------
+  // C[m,n] = alpha * op(A) op(B) + beta * C, row-major; op(A) is [m,k], op(B) is [k,n];
+  // lda/ldb/ldc are the row strides of A, B, C as stored.
+  virtual void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                    const float* a, int64_t lda, const float* b, int64_t ldb, float beta,
+                    float* c, int64_t ldc) = 0;
+  // y[r, c] += bias[c]                               y: [rows, cols]
+  virtual void add_bias_rows(float* y, const float* bias, int64_t rows, int64_t cols) = 0;
+  // dbias[c] = sum_r dy[r, c]
+  virtual void bias_grad_rows(const float* dy, float* dbias, int64_t rows, int64_t cols) = 0;
+  // y[b, c, s] += bias[c]                            y: [batch, channels, spatial]
+  virtual void add_bias_channels(float* y, const float* bias, int64_t batch, int64_t channels,
+                                 int64_t spatial) = 0;
+  // dbias[c] = sum_{b,s} dy[b, c, s]
+  virtual void bias_grad_channels(const float* dy, float* dbias, int64_t batch,
+                                  int64_t channels, int64_t spatial) = 0;
+
+  // --- activations ---------------------------------------------------------------------
+  // y = f(x). GELU is the exact erf form, as PyTorch's default.
+  virtual void activation_forward(Activation kind, const float* x, float* y, int64_t n) = 0;
+  // dx = f'(x) * dy; y = f(x) is given so ReLU/Tanh/Sigmoid need not recompute it.
+  virtual void activation_backward(Activation kind, const float* x, const float* y,
+                                   const float* dy, float* dx, int64_t n) = 0;
+
+  // --- losses (SUM over rows; the gradient is that of the sum) ----------------------------
+  // labels[r] holds a class index in [0, classes) stored as float; throws otherwise.
+  // dlogits = softmax(logits) - onehot(labels). Stable for logits of any magnitude.
+  virtual double softmax_cross_entropy_labels(const float* logits, const float* labels,
+                                              float* dlogits, int64_t rows,
+                                              int64_t classes) = 0;
+  // targets[r, :] is a probability vector (one-hot or soft); dlogits = softmax - targets.
+  virtual double softmax_cross_entropy_targets(const float* logits, const float* targets,
+                                               float* dlogits, int64_t rows,
+                                               int64_t classes) = 0;
+  // Per row: mean over cols of (pred - target)^2 (Keras's MSE); returns the sum over rows.
+  // dpred = 2 (pred - target) / cols.
+  virtual double mean_squared_error(const float* pred, const float* target, float* dpred,
+                                    int64_t rows, int64_t cols) = 0;
+  // Rows whose argmax (first maximum) equals the label.
+  virtual int64_t count_correct(const float* logits, const float* labels, int64_t rows,
+                                int64_t classes) = 0;
+
+  // --- convolution helpers (one image) -----------------------------------------------------
+  // columns: [patch_size, out_h*out_w]; zero where the window covers padding.
+  virtual void im2col(const float* image, const ConvGeometry& g, float* columns) = 0;
+  // image: [channels, height, width] = the sum of every column entry back into its pixel.
+  virtual void col2im(const float* columns, const ConvGeometry& g, float* image) = 0;
+
+  // --- pooling over [batch, channels, height, width] --------------------------------------
+  virtual void max_pool_forward(const float* x, float* y, int64_t batch,
+                                const PoolGeometry& g) = 0;
+  // Each window's gradient goes to its first maximum (recomputed from x); dx is overwritten.
+  virtual void max_pool_backward(const float* x, const float* dy, float* dx, int64_t batch,
+                                 const PoolGeometry& g) = 0;
+  virtual void avg_pool_forward(const float* x, float* y, int64_t batch,
+                                const PoolGeometry& g) = 0;
+  virtual void avg_pool_backward(const float* dy, float* dx, int64_t batch,
+                                 const PoolGeometry& g) = 0;
+
+  // --- dropout -----------------------------------------------------------------------------
+  // mask[r, c] = keep ? 1/(1-rate) : 0 with keep = philox::sample_uniform(seed, stream, step,
+  // first_sample + r, c) >= rate; y = x * mask. x, y, mask: [rows, cols].
+  virtual void dropout_forward(const float* x, float* y, float* mask, int64_t rows,
+                               int64_t cols, float rate, const DropoutKey& key) = 0;
+
+  // --- fused optimizer updates over n parameters ---------------------------------------------
+  // PyTorch's SGD: g = s*grad + wd*p; v = momentum*v + g; p -= lr * (nesterov ? g + momentum*v : v)
+  // (with momentum 0, v is not touched and may be null).
+  virtual void sgd_update(float* param, const float* grad, float* velocity, int64_t n,
+                          const SgdUpdate& u) = 0;
+  // Keras's RMSprop: g = s*grad + wd*p; ms = rho*ms + (1-rho) g^2; p -= lr g / (sqrt(ms) + eps)
+  virtual void rmsprop_update(float* param, const float* grad, float* mean_square, int64_t n,
+                              const RmspropUpdate& u) = 0;
+  // Adam / AdamW (PyTorch's rules, bias-corrected with u.step).
+  virtual void adam_update(float* param, const float* grad, float* exp_avg, float* exp_avg_sq,
+                           int64_t n, const AdamUpdate& u) = 0;
+};
+
+// The backend of `device`'s kind. Throws lockstep::Error when this build or machine has none
+// (for example a CUDA device in a build without CUDA).
+Backend& backend_for(const Device& device);
+
+}  // namespace lockstep::backend

@@ -1,0 +1,48 @@
+// Layer: one step of a Sequential model, with forward, backward and its parameters.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "lockstep/core/shape.h"
+#include "lockstep/core/tensor.h"
+#include "lockstep/nn/parameter.h"
+
+namespace lockstep::nn {
+
+// What a forward pass needs beyond its input: the mode and the key of per-sample noise.
+struct ForwardContext {
+  bool training = false;   // train mode (Dropout active) or eval mode (Dropout is identity)
+  uint64_t seed = 0;       // run seed
+  uint64_t step = 0;       // training step (optimizer updates taken so far)
+  // Row i of the input is sample first_sample + i of the step's global batch; ranks pass
+  // their partition offset, so a sample's noise does not depend on which rank runs it.
+  int64_t first_sample = 0;
+};
+
+class Layer {
+ public:
+  virtual ~Layer() = default;
+
+  // The spec name of the layer kind: "Dense", "Conv2D", "ReLU", ...
+  virtual std::string type() const = 0;
+  // The layer's entry in a model spec: {"type": ..., config fields ...}.
+  virtual nlohmann::json config() const = 0;
+  // Per-sample output shape for a per-sample input shape (batch dimension excluded);
+  // throws lockstep::Error when the input shape does not fit the layer.
+  virtual Shape output_shape(const Shape& input_shape) const = 0;
+
+  // x: [batch, ...input_shape] -> [batch, ...output_shape]. Keeps what backward needs.
+  virtual Tensor forward(const Tensor& x, const ForwardContext& context) = 0;
+  // dy: gradient of the loss SUM w.r.t. the last forward's output. Overwrites each
+  // parameter's grad and returns the gradient w.r.t. that forward's input.
+  virtual Tensor backward(const Tensor& dy) = 0;
+
+  // The trainable parameters, with names local to the layer ("weight", "bias").
+  virtual std::vector<Parameter*> parameters() { return {}; }
+};
+
+}  // namespace lockstep::nn

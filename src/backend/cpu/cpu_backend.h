@@ -1,0 +1,73 @@
+// CpuBackend: the reference implementation of every op, on host memory (OpenBLAS for GEMM).
+// Its methods are defined across the files of this folder, one concern per file.
+#pragma once
+
+#include "lockstep/backend/backend.h"
+
+namespace lockstep::backend::cpu {
+
+class CpuBackend final : public Backend {
+ public:
+  Device device() const override { return Device::cpu(); }
+
+  // memory.cpp
+  void* allocate(size_t bytes) override;
+  void deallocate(void* pointer, size_t bytes) noexcept override;
+  void copy_to_host(void* host_dst, const void* device_src, size_t bytes) override;
+  void copy_from_host(void* device_dst, const void* host_src, size_t bytes) override;
+  void copy(void* dst, const void* src, size_t bytes) override;
+
+  // elementwise.cpp
+  void fill(float* x, int64_t n, float value) override;
+  void scale(float* x, int64_t n, float alpha) override;
+  void axpy(int64_t n, float alpha, const float* x, float* y) override;
+  void multiply(const float* a, const float* b, float* y, int64_t n) override;
+  void activation_forward(Activation kind, const float* x, float* y, int64_t n) override;
+  void activation_backward(Activation kind, const float* x, const float* y, const float* dy,
+                           float* dx, int64_t n) override;
+  void dropout_forward(const float* x, float* y, float* mask, int64_t rows, int64_t cols,
+                       float rate, const DropoutKey& key) override;
+
+  // dense.cpp
+  void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+            const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
+            int64_t ldc) override;
+  void add_bias_rows(float* y, const float* bias, int64_t rows, int64_t cols) override;
+  void bias_grad_rows(const float* dy, float* dbias, int64_t rows, int64_t cols) override;
+  void add_bias_channels(float* y, const float* bias, int64_t batch, int64_t channels,
+                         int64_t spatial) override;
+  void bias_grad_channels(const float* dy, float* dbias, int64_t batch, int64_t channels,
+                          int64_t spatial) override;
+
+  // loss.cpp
+  double softmax_cross_entropy_labels(const float* logits, const float* labels, float* dlogits,
+                                      int64_t rows, int64_t classes) override;
+  double softmax_cross_entropy_targets(const float* logits, const float* targets,
+                                       float* dlogits, int64_t rows, int64_t classes) override;
+  double mean_squared_error(const float* pred, const float* target, float* dpred, int64_t rows,
+                            int64_t cols) override;
+  int64_t count_correct(const float* logits, const float* labels, int64_t rows,
+                        int64_t classes) override;
+
+  // conv.cpp
+  void im2col(const float* image, const ConvGeometry& g, float* columns) override;
+  void col2im(const float* columns, const ConvGeometry& g, float* image) override;
+
+  // pool.cpp
+  void max_pool_forward(const float* x, float* y, int64_t batch, const PoolGeometry& g) override;
+  void max_pool_backward(const float* x, const float* dy, float* dx, int64_t batch,
+                         const PoolGeometry& g) override;
+  void avg_pool_forward(const float* x, float* y, int64_t batch, const PoolGeometry& g) override;
+  void avg_pool_backward(const float* dy, float* dx, int64_t batch,
+                         const PoolGeometry& g) override;
+
+  // optimizer.cpp
+  void sgd_update(float* param, const float* grad, float* velocity, int64_t n,
+                  const SgdUpdate& u) override;
+  void rmsprop_update(float* param, const float* grad, float* mean_square, int64_t n,
+                      const RmspropUpdate& u) override;
+  void adam_update(float* param, const float* grad, float* exp_avg, float* exp_avg_sq,
+                   int64_t n, const AdamUpdate& u) override;
+};
+
+}  // namespace lockstep::backend::cpu

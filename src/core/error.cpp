@@ -1,0 +1,18 @@
+// lockstep::Error: what() carries the message followed by its source location.
+#include "lockstep/core/error.h"
+
+namespace lockstep {
+
+namespace {
+std::string with_location(const std::string& message, const char* file, int line) {
+  return message + " (" + file + ":" + std::to_string(line) + ")";
+}
+}  // namespace
+
+Error::Error(const std::string& message, const char* file, int line)
+    : std::runtime_error(with_location(message, file, line)),
+      message_(message),
+      file_(file),
+      line_(line) {}
+
+}  // namespace lockstep
