@@ -1,0 +1,91 @@
+// CPU dense algebra: GEMM through OpenBLAS's CBLAS, and bias add / bias gradient for
+// [rows, cols] and [batch, channels, spatial] layouts.
+#include <cblas.h>
+
+#include <algorithm>
+#include <limits>
+
+#include "backend/cpu/cpu_backend.h"
+#include "lockstep/core/error.h"
+
+namespace lockstep::backend::cpu {
+
+namespace {
+
+// CBLAS takes int extents: refuse anything that would be truncated.
+int to_blas_int(int64_t value, const char* name) {
+  LOCKSTEP_CHECK(value >= 0 && value <= std::numeric_limits<int>::max(),
+                 "gemm: " << name << " = " << value << " does not fit the int of CBLAS");
+  return static_cast<int>(value);
+}
+
+}  // namespace
+
+void CpuBackend::gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                      const float* a, int64_t lda, const float* b, int64_t ldb, float beta,
+                      float* c, int64_t ldc) {
+  const int im = to_blas_int(m, "m"), in = to_blas_int(n, "n"), ik = to_blas_int(k, "k");
+  const int ilda = to_blas_int(lda, "lda"), ildb = to_blas_int(ldb, "ldb");
+  const int ildc = to_blas_int(ldc, "ldc");
+  // Row strides as stored: A is [m,k] or [k,m] (transposed), B is [k,n] or [n,k].
+  LOCKSTEP_CHECK(ildc >= std::max(in, 1), "gemm: ldc " << ldc << " is less than n " << n);
+  LOCKSTEP_CHECK(ilda >= std::max(trans_a ? im : ik, 1),
+                 "gemm: lda " << lda << " is less than the " << (trans_a ? m : k)
+                              << " columns of A as stored");
+  LOCKSTEP_CHECK(ildb >= std::max(trans_b ? ik : in, 1),
+                 "gemm: ldb " << ldb << " is less than the " << (trans_b ? k : n)
+                              << " columns of B as stored");
+  if (im == 0 || in == 0) return;
+  if (ik == 0) {
+    // C = beta * C; beta 0 overwrites (so NaN in C does not survive), as BLAS does.
+    for (int64_t r = 0; r < m; ++r) {
+      float* row = c + r * ldc;
+      for (int64_t j = 0; j < n; ++j) row[j] = beta == 0.0f ? 0.0f : beta * row[j];
+    }
+    return;
+  }
+  cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+              trans_b ? CblasTrans : CblasNoTrans, im, in, ik, alpha, a, ilda, b, ildb, beta, c,
+              ildc);
+}
+
+void CpuBackend::add_bias_rows(float* y, const float* bias, int64_t rows, int64_t cols) {
+  for (int64_t r = 0; r < rows; ++r) {
+    float* row = y + r * cols;
+    for (int64_t j = 0; j < cols; ++j) row[j] += bias[j];
+  }
+}
+
+void CpuBackend::bias_grad_rows(const float* dy, float* dbias, int64_t rows, int64_t cols) {
+  std::fill(dbias, dbias + cols, 0.0f);
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* row = dy + r * cols;
+    for (int64_t j = 0; j < cols; ++j) dbias[j] += row[j];
+  }
+}
+
+void CpuBackend::add_bias_channels(float* y, const float* bias, int64_t batch, int64_t channels,
+                                   int64_t spatial) {
+  for (int64_t b = 0; b < batch; ++b) {
+    for (int64_t ch = 0; ch < channels; ++ch) {
+      float* plane = y + (b * channels + ch) * spatial;
+      const float value = bias[ch];
+      for (int64_t s = 0; s < spatial; ++s) plane[s] += value;
+    }
+  }
+}
+
+void CpuBackend::bias_grad_channels(const float* dy, float* dbias, int64_t batch,
+                                    int64_t channels, int64_t spatial) {
+  // Each channel's sum is accumulated in double: a channel can gather batch*spatial terms.
+  for (int64_t ch = 0; ch < channels; ++ch) {
+    double sum = 0.0;
+    for (int64_t b = 0; b < batch; ++b) {
+      const float* plane = dy + (b * channels + ch) * spatial;
+      for (int64_t s = 0; s < spatial; ++s) sum += plane[s];
+    }
+    dbias[ch] = static_cast<float>(sum);
+  }
+}
+
+}  // namespace lockstep::backend::cpu

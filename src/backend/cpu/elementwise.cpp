@@ -1,0 +1,102 @@
+// CPU elementwise ops: fill, scale, axpy, multiply, activations and keyed dropout.
+#include <algorithm>
+#include <cmath>
+
+#include "backend/cpu/cpu_backend.h"
+#include "lockstep/core/error.h"
+#include "lockstep/core/philox.h"
+
+namespace lockstep::backend::cpu {
+
+namespace {
+
+constexpr float kInvSqrt2 = 0.70710678118654752440f;
+constexpr float kInvSqrt2Pi = 0.39894228040143267794f;
+
+float sigmoid(float x) {
+  // Written so that neither branch overflows: exp of a non-positive number only.
+  if (x >= 0.0f) return 1.0f / (1.0f + std::exp(-x));
+  const float e = std::exp(x);
+  return e / (1.0f + e);
+}
+
+float gelu(float x) { return 0.5f * x * (1.0f + std::erf(x * kInvSqrt2)); }
+
+// d/dx [x Phi(x)] = Phi(x) + x phi(x).
+float gelu_derivative(float x) {
+  const float cdf = 0.5f * (1.0f + std::erf(x * kInvSqrt2));
+  const float pdf = kInvSqrt2Pi * std::exp(-0.5f * x * x);
+  return cdf + x * pdf;
+}
+
+// Applies `f` elementwise; a template so the loop body inlines (no per-element dispatch).
+template <typename F>
+void map(const float* x, float* y, int64_t n, F f) {
+  for (int64_t i = 0; i < n; ++i) y[i] = f(x[i]);
+}
+
+}  // namespace
+
+void CpuBackend::fill(float* x, int64_t n, float value) { std::fill(x, x + n, value); }
+
+void CpuBackend::scale(float* x, int64_t n, float alpha) {
+  for (int64_t i = 0; i < n; ++i) x[i] *= alpha;
+}
+
+void CpuBackend::axpy(int64_t n, float alpha, const float* x, float* y) {
+  for (int64_t i = 0; i < n; ++i) y[i] += alpha * x[i];
+}
+
+void CpuBackend::multiply(const float* a, const float* b, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = a[i] * b[i];
+}
+
+void CpuBackend::activation_forward(Activation kind, const float* x, float* y, int64_t n) {
+  switch (kind) {
+    case Activation::kRelu: return map(x, y, n, [](float v) { return v > 0.0f ? v : 0.0f; });
+    case Activation::kTanh: return map(x, y, n, [](float v) { return std::tanh(v); });
+    case Activation::kSigmoid: return map(x, y, n, sigmoid);
+    case Activation::kGelu: return map(x, y, n, gelu);
+  }
+  LOCKSTEP_THROW("activation_forward: unknown activation " << static_cast<int>(kind));
+}
+
+void CpuBackend::activation_backward(Activation kind, const float* x, const float* y,
+                                     const float* dy, float* dx, int64_t n) {
+  switch (kind) {
+    case Activation::kRelu:
+      for (int64_t i = 0; i < n; ++i) dx[i] = x[i] > 0.0f ? dy[i] : 0.0f;
+      return;
+    case Activation::kTanh:
+      for (int64_t i = 0; i < n; ++i) dx[i] = dy[i] * (1.0f - y[i] * y[i]);
+      return;
+    case Activation::kSigmoid:
+      for (int64_t i = 0; i < n; ++i) dx[i] = dy[i] * y[i] * (1.0f - y[i]);
+      return;
+    case Activation::kGelu:
+      for (int64_t i = 0; i < n; ++i) dx[i] = dy[i] * gelu_derivative(x[i]);
+      return;
+  }
+  LOCKSTEP_THROW("activation_backward: unknown activation " << static_cast<int>(kind));
+}
+
+void CpuBackend::dropout_forward(const float* x, float* y, float* mask, int64_t rows,
+                                 int64_t cols, float rate, const DropoutKey& key) {
+  LOCKSTEP_CHECK(rate >= 0.0f && rate < 1.0f,
+                 "dropout: rate must be in [0, 1), found " << rate);
+  LOCKSTEP_CHECK(cols <= int64_t{UINT32_MAX} + 1,
+                 "dropout: " << cols << " columns exceed the 2^32 elements a sample can key");
+  const float kept = 1.0f / (1.0f - rate);
+  for (int64_t r = 0; r < rows; ++r) {
+    const uint64_t sample = static_cast<uint64_t>(key.first_sample + r);
+    const int64_t base = r * cols;
+    for (int64_t c = 0; c < cols; ++c) {
+      const float u = philox::sample_uniform(key.seed, key.stream, key.step, sample,
+                                             static_cast<uint32_t>(c));
+      mask[base + c] = u >= rate ? kept : 0.0f;
+      y[base + c] = x[base + c] * mask[base + c];
+    }
+  }
+}
+
+}  // namespace lockstep::backend::cpu
