@@ -84,6 +84,8 @@ void CpuBackend::dropout_forward(const float* x, float* y, float* mask, int64_t 
                                  int64_t cols, float rate, const DropoutKey& key) {
   LOCKSTEP_CHECK(rate >= 0.0f && rate < 1.0f,
                  "dropout: rate must be in [0, 1), found " << rate);
+  LOCKSTEP_CHECK(key.first_sample >= 0,
+                 "dropout: first_sample must be a sample id >= 0, found " << key.first_sample);
   LOCKSTEP_CHECK(cols <= int64_t{UINT32_MAX} + 1,
                  "dropout: " << cols << " columns exceed the 2^32 elements a sample can key");
   const float kept = 1.0f / (1.0f - rate);
