@@ -154,7 +154,8 @@ class Backend {
   // (with momentum 0, v is not touched and may be null).
   virtual void sgd_update(float* param, const float* grad, float* velocity, int64_t n,
                           const SgdUpdate& u) = 0;
-  // Keras's RMSprop: g = s*grad + wd*p; ms = rho*ms + (1-rho) g^2; p -= lr g / (sqrt(ms) + eps)
+  // RMSprop as tf.keras 2 (the Keras of multi_gpu_model) defines it, eps outside the root:
+  // g = s*grad + wd*p; ms = rho*ms + (1-rho) g^2; p -= lr g / (sqrt(ms) + eps)
   virtual void rmsprop_update(float* param, const float* grad, float* mean_square, int64_t n,
                               const RmspropUpdate& u) = 0;
   // Adam / AdamW (PyTorch's rules, bias-corrected with u.step).

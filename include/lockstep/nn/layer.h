@@ -43,6 +43,10 @@ class Layer {
 
   // The trainable parameters, with names local to the layer ("weight", "bias").
   virtual std::vector<Parameter*> parameters() { return {}; }
+
+  // Re-draws the parameters from the layer's initializers, keyed by the model seed and the
+  // layer's index (`stream`), so every rank builds identical weights. Biases become zero.
+  virtual void initialize(uint64_t /*seed*/, uint32_t /*stream*/) {}
 };
 
 }  // namespace lockstep::nn

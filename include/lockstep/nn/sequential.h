@@ -30,6 +30,10 @@ class Sequential {
   std::vector<Parameter*> parameters();
   int64_t parameter_count();
 
+  // Moves every parameter to `device`, with fresh zero gradients there. Call it before
+  // anything points the gradients elsewhere (fusion buffers): those views are replaced.
+  void to(const Device& device);
+
   const std::string& name() const { return name_; }
   const Shape& input_shape() const { return input_shape_; }
   Shape output_shape() const;

@@ -1,0 +1,49 @@
+// Conv2D: 2-D convolution over NCHW images, weight [out_ch, in_ch, kh, kw] (PyTorch's layout),
+// computed per image as im2col + GEMM (forward) and GEMM + col2im (backward).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "lockstep/backend/backend.h"
+#include "lockstep/nn/layer.h"
+
+namespace lockstep::nn {
+
+class Conv2D final : public Layer {
+ public:
+  // Weights start from `kernel_initializer` under seed 0; build_model re-initialises them
+  // from the model seed. The bias starts at zero.
+  Conv2D(int64_t in_channels, int64_t filters, int64_t kernel_h, int64_t kernel_w,
+         int64_t stride_h = 1, int64_t stride_w = 1, int64_t pad_h = 0, int64_t pad_w = 0,
+         bool use_bias = true, std::string kernel_initializer = "glorot_uniform");
+
+  std::string type() const override { return "Conv2D"; }
+  nlohmann::json config() const override;
+  // input_shape: [in_channels, height, width] -> [filters, out_h, out_w].
+  Shape output_shape(const Shape& input_shape) const override;
+  Tensor forward(const Tensor& x, const ForwardContext& context) override;
+  Tensor backward(const Tensor& dy) override;
+  std::vector<Parameter*> parameters() override;
+  void initialize(uint64_t seed, uint32_t stream) override;
+
+  Parameter& weight() { return weight_; }  // [filters, in_channels, kernel_h, kernel_w]
+  Parameter& bias() { return bias_; }      // [filters]; undefined without bias
+
+ private:
+  backend::ConvGeometry geometry(const Shape& image_shape) const;
+  // Makes `workspace` a [rows, cols] tensor on `device`, reallocating only when it must.
+  static void reserve(Tensor& workspace, int64_t rows, int64_t cols, const Device& device);
+
+  int64_t in_channels_, filters_, kernel_h_, kernel_w_;
+  int64_t stride_h_, stride_w_, pad_h_, pad_w_;
+  bool use_bias_;
+  std::string kernel_initializer_;
+  Parameter weight_;
+  Parameter bias_;
+  Tensor input_;         // [batch, in_channels, height, width] of the last forward
+  Tensor columns_;       // [patch_size, out_h*out_w]: im2col of one image, reused
+  Tensor grad_columns_;  // [patch_size, out_h*out_w]: column gradient of one image, reused
+};
+
+}  // namespace lockstep::nn

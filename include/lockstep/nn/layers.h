@@ -1,0 +1,10 @@
+// Every layer kind of Lockstep in one include.
+#pragma once
+
+#include "lockstep/nn/activation.h"
+#include "lockstep/nn/conv2d.h"
+#include "lockstep/nn/dense.h"
+#include "lockstep/nn/dropout.h"
+#include "lockstep/nn/flatten.h"
+#include "lockstep/nn/layer.h"
+#include "lockstep/nn/pooling.h"

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Builds Lockstep and runs every test: the full suite in ./build, then the file parsers
+# (data and io tests) again under AddressSanitizer + UBSan in ./build-asan.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# One BLAS thread per test process: ctest runs tests side by side on every core.
+export OPENBLAS_NUM_THREADS=1
+
+bash scripts/build.sh
+ctest --test-dir build --output-on-failure -j "$(nproc)"
+
+cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DLOCKSTEP_SANITIZE=ON \
+  -DLOCKSTEP_WITH_CUDA=OFF
+cmake --build build-asan -j "$(nproc)" --target lockstep_data_tests lockstep_io_tests
+ASAN_OPTIONS=detect_leaks=1 ctest --test-dir build-asan --output-on-failure -j "$(nproc)" -L 'data|io'

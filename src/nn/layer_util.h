@@ -1,0 +1,29 @@
+// Small helpers shared by the layer implementations: shape text for error messages and the
+// checks every forward/backward makes before touching raw pointers.
+#pragma once
+
+#include <string>
+
+#include "lockstep/core/error.h"
+#include "lockstep/core/tensor.h"
+
+namespace lockstep::nn::detail {
+
+// "[batch, 1, 28, 28]" for the per-sample shape [1, 28, 28].
+std::string batched(const Shape& per_sample);
+
+// The shape [batch, ...per_sample].
+Shape with_batch(int64_t batch, const Shape& per_sample);
+
+// The per-sample part of a [batch, ...] shape.
+Shape per_sample(const Shape& shape);
+
+// Throws unless dy has the shape of the last forward's output and lives on its device.
+void check_gradient(const char* layer, const Tensor& dy, const Shape& output_shape,
+                    const Device& device);
+
+// Throws unless the parameter `what` of `layer` is on the input's device.
+void check_parameter_device(const char* layer, const char* what, const Tensor& parameter,
+                            const Tensor& x);
+
+}  // namespace lockstep::nn::detail

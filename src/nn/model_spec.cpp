@@ -1,0 +1,220 @@
+// Model specs: build_model turns a JSON spec into a Sequential (every field checked, errors
+// naming the layer and field), and builtin_spec holds the named architectures.
+#include <functional>
+#include <map>
+
+#include "lockstep/core/error.h"
+#include "lockstep/nn/initializers.h"
+#include "lockstep/nn/layers.h"
+#include "lockstep/nn/sequential.h"
+#include "nn/spec_reader.h"
+
+namespace lockstep::nn {
+
+namespace {
+
+using detail::LayerSpecReader;
+using LayerFactory =
+    std::function<std::unique_ptr<Layer>(LayerSpecReader& reader, const Shape& input_shape)>;
+
+std::string kernel_initializer(LayerSpecReader& reader) {
+  const std::string name = reader.string("kernel_initializer", "glorot_uniform");
+  if (!is_initializer(name)) {
+    reader.fail("kernel_initializer",
+                "names no initializer: \"" + name +
+                    "\"; expected glorot_uniform, he_uniform, he_normal or zeros");
+  }
+  return name;
+}
+
+std::unique_ptr<Layer> make_dense(LayerSpecReader& reader, const Shape& input_shape) {
+  const int64_t units = reader.positive_int("units");
+  const bool use_bias = reader.boolean("use_bias", true);
+  const std::string initializer = kernel_initializer(reader);
+  LOCKSTEP_CHECK(input_shape.size() == 1, reader.where()
+                                              << ": input shape is " << to_string(input_shape)
+                                              << ", expected [features]; add a Flatten before it");
+  return std::make_unique<Dense>(input_shape[0], units, use_bias, initializer);
+}
+
+// "valid" (no padding), "same" (output size = input size; stride 1 and odd kernels only, so
+// the padding is symmetric), or explicit amounts: an integer or [pad_h, pad_w].
+std::array<int64_t, 2> conv_padding(LayerSpecReader& reader, std::array<int64_t, 2> kernel,
+                                    std::array<int64_t, 2> strides) {
+  const nlohmann::json* value = reader.raw("padding");
+  if (value == nullptr || (value->is_string() && *value == "valid")) return {0, 0};
+  if (value->is_string() && *value == "same") {
+    if (strides[0] != 1 || strides[1] != 1) {
+      reader.fail("padding", "\"same\" needs strides 1, found [" + std::to_string(strides[0]) +
+                                 ", " + std::to_string(strides[1]) + "]");
+    }
+    if (kernel[0] % 2 == 0 || kernel[1] % 2 == 0) {
+      reader.fail("padding", "\"same\" needs an odd kernel_size, found [" +
+                                 std::to_string(kernel[0]) + ", " + std::to_string(kernel[1]) +
+                                 "]");
+    }
+    return {(kernel[0] - 1) / 2, (kernel[1] - 1) / 2};
+  }
+  if (value->is_string()) {
+    reader.fail("padding", "must be \"valid\", \"same\", an integer or [pad_h, pad_w], found " +
+                               value->dump());
+  }
+  return reader.int_pair("padding", 0, std::nullopt);
+}
+
+std::unique_ptr<Layer> make_conv2d(LayerSpecReader& reader, const Shape& input_shape) {
+  const int64_t filters = reader.positive_int("filters");
+  const auto kernel = reader.int_pair("kernel_size", 1, std::nullopt);
+  const auto strides = reader.int_pair("strides", 1, std::array<int64_t, 2>{1, 1});
+  const auto padding = conv_padding(reader, kernel, strides);
+  const bool use_bias = reader.boolean("use_bias", true);
+  const std::string initializer = kernel_initializer(reader);
+  LOCKSTEP_CHECK(input_shape.size() == 3, reader.where()
+                                              << ": input shape is " << to_string(input_shape)
+                                              << ", expected [channels, height, width]");
+  return std::make_unique<Conv2D>(input_shape[0], filters, kernel[0], kernel[1], strides[0],
+                                  strides[1], padding[0], padding[1], use_bias, initializer);
+}
+
+template <typename Pool>
+std::unique_ptr<Layer> make_pool(LayerSpecReader& reader, const Shape& /*input_shape*/) {
+  const auto pool = reader.int_pair("pool_size", 1, std::array<int64_t, 2>{2, 2});
+  const auto strides = reader.int_pair("strides", 1, pool);
+  return std::make_unique<Pool>(pool[0], pool[1], strides[0], strides[1]);
+}
+
+std::unique_ptr<Layer> make_dropout(LayerSpecReader& reader, const Shape& /*input_shape*/) {
+  const double rate = reader.number("rate");
+  if (!(rate >= 0.0 && rate < 1.0)) {
+    reader.fail("rate", "must be in [0, 1), found " + std::to_string(rate));
+  }
+  return std::make_unique<Dropout>(rate, static_cast<uint32_t>(reader.index()));
+}
+
+std::unique_ptr<Layer> make_activation(LayerSpecReader& reader, const Shape& /*input_shape*/) {
+  backend::Activation kind{};
+  activation_from_name(reader.type(), kind);
+  return std::make_unique<ActivationLayer>(kind);
+}
+
+const std::map<std::string, LayerFactory>& layer_factories() {
+  static const std::map<std::string, LayerFactory> kFactories = {
+      {"Dense", make_dense},
+      {"Conv2D", make_conv2d},
+      {"MaxPool2D", make_pool<MaxPool2D>},
+      {"AvgPool2D", make_pool<AvgPool2D>},
+      {"Dropout", make_dropout},
+      {"Flatten", [](LayerSpecReader&, const Shape&) { return std::make_unique<Flatten>(); }},
+      {"ReLU", make_activation},
+      {"Tanh", make_activation},
+      {"Sigmoid", make_activation},
+      {"GELU", make_activation},
+  };
+  return kFactories;
+}
+
+std::string known_types() {
+  std::string names;
+  for (const auto& [name, factory] : layer_factories()) names += (names.empty() ? "" : ", ") + name;
+  return names;
+}
+
+Shape read_input_shape(const nlohmann::json& spec) {
+  const auto field = spec.find("input_shape");
+  LOCKSTEP_CHECK(field != spec.end(),
+                 "model spec: field \"input_shape\" is missing; expected "
+                 "a list of positive integers such as [1, 28, 28]");
+  bool valid = field->is_array() && !field->empty();
+  for (const nlohmann::json& extent : valid ? *field : nlohmann::json::array()) {
+    valid = valid && extent.is_number_integer() && extent.get<int64_t>() > 0;
+  }
+  LOCKSTEP_CHECK(valid,
+                 "model spec: field \"input_shape\" must be a non-empty list of "
+                 "positive integers, found "
+                     << field->dump());
+  return field->get<Shape>();
+}
+
+void check_top_level(const nlohmann::json& spec) {
+  LOCKSTEP_CHECK(spec.is_object(), "model spec: expected a JSON object, found " << spec.dump());
+  for (const auto& [field, value] : spec.items()) {
+    LOCKSTEP_CHECK(
+        field == "name" || field == "input_shape" || field == "layers",
+        "model spec: unknown field \"" << field << "\"; expected name, input_shape, layers");
+  }
+  const auto name = spec.find("name");
+  LOCKSTEP_CHECK(name == spec.end() || name->is_string(),
+                 "model spec: field \"name\" must be a string, found " << name->dump());
+  const auto layers = spec.find("layers");
+  LOCKSTEP_CHECK(layers != spec.end() && layers->is_array() && !layers->empty(),
+                 "model spec: field \"layers\" must be a non-empty list of layer objects, found "
+                     << (layers == spec.end() ? std::string("nothing") : layers->dump()));
+}
+
+// One layer from its entry, checked against the shape it will receive.
+std::unique_ptr<Layer> build_layer(const nlohmann::json& entry, size_t index,
+                                   const Shape& input_shape) {
+  LayerSpecReader reader(entry, index);
+  const auto factory = layer_factories().find(reader.type());
+  LOCKSTEP_CHECK(factory != layer_factories().end(),
+                 reader.where() << ": unknown layer type \"" << reader.type() << "\"; expected "
+                                << known_types());
+  std::unique_ptr<Layer> layer = factory->second(reader, input_shape);
+  reader.finish();
+  try {
+    layer->output_shape(input_shape);
+  } catch (const Error& error) {
+    LOCKSTEP_THROW(reader.where() << ": does not fit its input shape " << to_string(input_shape)
+                                  << ": " << error.message());
+  }
+  return layer;
+}
+
+}  // namespace
+
+std::unique_ptr<Sequential> build_model(const nlohmann::json& spec, uint64_t seed) {
+  check_top_level(spec);
+  const Shape input_shape = read_input_shape(spec);
+  auto model = std::make_unique<Sequential>(input_shape, spec.value("name", std::string("model")));
+  const nlohmann::json& layers = spec.at("layers");
+  for (size_t index = 0; index < layers.size(); ++index) {
+    std::unique_ptr<Layer> layer = build_layer(layers[index], index, model->output_shape());
+    layer->initialize(seed, static_cast<uint32_t>(index));
+    model->add(std::move(layer));
+  }
+  return model;
+}
+
+nlohmann::json builtin_spec(const std::string& name) {
+  using nlohmann::json;
+  if (name == "mlp") {
+    return {{"name", "mlp"},
+            {"input_shape", {1, 28, 28}},
+            {"layers",
+             {{{"type", "Flatten"}},
+              {{"type", "Dense"}, {"units", 256}},
+              {{"type", "ReLU"}},
+              {{"type", "Dense"}, {"units", 256}},
+              {{"type", "ReLU"}},
+              {{"type", "Dense"}, {"units", 10}}}}};
+  }
+  if (name == "cnn") {
+    // "valid" convolutions: 28 -> 24 -> pool 12 -> 8 -> pool 4, so Flatten gives 64*4*4.
+    return {{"name", "cnn"},
+            {"input_shape", {1, 28, 28}},
+            {"layers",
+             {{{"type", "Conv2D"}, {"filters", 32}, {"kernel_size", 5}, {"padding", "valid"}},
+              {{"type", "ReLU"}},
+              {{"type", "MaxPool2D"}, {"pool_size", 2}},
+              {{"type", "Conv2D"}, {"filters", 64}, {"kernel_size", 5}, {"padding", "valid"}},
+              {{"type", "ReLU"}},
+              {{"type", "MaxPool2D"}, {"pool_size", 2}},
+              {{"type", "Flatten"}},
+              {{"type", "Dense"}, {"units", 128}},
+              {{"type", "ReLU"}},
+              {{"type", "Dense"}, {"units", 10}}}}};
+  }
+  LOCKSTEP_THROW("builtin_spec: unknown model \"" << name << "\"; expected mlp or cnn");
+}
+
+}  // namespace lockstep::nn
