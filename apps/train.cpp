@@ -1,156 +1,372 @@
-// train: trains a model on a data set and reports loss and accuracy per epoch.
-//   train --model mlp --data fashion-mnist --epochs 2 --optimizer sgd --lr 0.05 --momentum 0.9
+// train: trains a model with DataParallel on every rank of the job, with checkpoints, resume,
+// progress on rank 0 and a JSON-lines metrics log.
+//   mpirun -np 2 train --model mlp --epochs 2 --checkpoint mlp.safetensors
 #include <boost/program_options.hpp>
-
-#include <chrono>
-#include <cstdio>
-#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <memory>
+#include <optional>
 #include <string>
+#include <type_traits>
 
+#include "lockstep/backend/backend.h"
 #include "lockstep/core/error.h"
-#include "lockstep/data/data_spec.h"
-#include "lockstep/data/idx_dataset.h"
-#include "lockstep/data/synthetic.h"
+#include "lockstep/data/data_source.h"
 #include "lockstep/io/checkpoint.h"
 #include "lockstep/nn/loss.h"
 #include "lockstep/nn/sequential.h"
 #include "lockstep/optim/optimizer.h"
-#include "lockstep/parallel/trainer.h"
+#include "lockstep/parallel/data_parallel.h"
+#include "lockstep/runtime/progress.h"
+#include "lockstep/runtime/runtime.h"
 
 namespace po = boost::program_options;
 using namespace lockstep;
 
 namespace {
 
+// Adam at 0.001 takes mlp past 85% test accuracy on Fashion-MNIST in 2 epochs (86-87%).
+constexpr const char* kDefaultOptimizer = "adam";
+constexpr double kDefaultSgdLr = 0.05;
+constexpr double kDefaultLr = 0.001;  // rmsprop, adam, adamw
+
 struct TrainOptions {
   std::string model = "mlp";  // built-in name or path of a JSON spec
   std::string data = "fashion-mnist";
-  std::string data_dir = "/usr/share/datasets/fashion-mnist";
-  std::string optimizer = "sgd";
-  double lr = 0.05, momentum = 0.9, weight_decay = 0.0;
-  int64_t batch_size = 128, epochs = 2;
-  uint64_t seed = 1;
-  std::string checkpoint;  // written after every epoch when set
+  int64_t epochs = 1;  // total epochs of the run (a resume continues up to it)
+  int64_t batch_size = 128;
+  std::string optimizer = kDefaultOptimizer;
+  std::optional<double> lr, momentum, weight_decay;  // unset: the optimizer's defaults
+  int64_t seed = 1;
+  std::string input = "scatter";
+  double bucket_mb = 25.0;
+  std::string checkpoint, resume, metrics;
+  int64_t checkpoint_every = 0;
+  int64_t log_every = 50;
   std::string device = "cpu";
+  std::string progress = "auto";
+  po::variables_map given;  // which options were set explicitly (not defaulted)
+
+  bool set(const char* name) const { return given.count(name) && !given[name].defaulted(); }
 };
 
-// Returns false when --help was asked for.
+po::options_description describe(TrainOptions& o) {
+  po::options_description desc("train options (defaults in parentheses)");
+  // clang-format off
+  desc.add_options()
+      ("help,h", "show this help and exit")
+      ("config", po::value<std::string>(),
+       "INI file with these options (name = value); the command line wins")
+      ("model", po::value(&o.model)->default_value(o.model),
+       "mlp, cnn, or the path of a model spec .json")
+      ("data", po::value(&o.data)->default_value(o.data),
+       "fashion-mnist[:DIR], synthetic:N, npy:X.npy,Y.npy, or a folder of IDX or .npy files")
+      ("epochs", po::value(&o.epochs)->default_value(o.epochs),
+       "epochs of the whole run (a resume continues up to this)")
+      ("batch-size", po::value(&o.batch_size)->default_value(o.batch_size),
+       "global batch size, split across ranks")
+      ("optimizer", po::value(&o.optimizer)->default_value(o.optimizer),
+       "sgd, rmsprop, adam or adamw")
+      ("lr", po::value<double>(), "learning rate (0.05 for sgd, 0.001 for the others)")
+      ("momentum", po::value<double>(), "SGD momentum (0.9)")
+      ("weight-decay", po::value<double>(), "weight decay (0; 0.01 for adamw)")
+      ("seed", po::value(&o.seed)->default_value(o.seed),
+       "seed of the weights, data order and dropout")
+      ("input", po::value(&o.input)->default_value(o.input),
+       "scatter (rank 0 reads the data) or sharded (every rank does)")
+      ("bucket-mb", po::value(&o.bucket_mb)->default_value(o.bucket_mb),
+       "gradient fusion bucket size in MiB")
+      ("checkpoint", po::value(&o.checkpoint),
+       "checkpoint file written at the end of every epoch (none)")
+      ("checkpoint-every", po::value(&o.checkpoint_every)->default_value(o.checkpoint_every),
+       "also write it every N steps (0: only per epoch)")
+      ("resume", po::value(&o.resume),
+       "continue the run saved in this checkpoint, with its model, data, batch size, seed, "
+       "optimizer and epochs unless given here (none)")
+      ("metrics", po::value(&o.metrics), "JSON-lines metrics file written by rank 0 (none)")
+      ("log-every", po::value(&o.log_every)->default_value(o.log_every), "steps per metrics record")
+      ("device", po::value(&o.device)->default_value(o.device), "cpu, or cuda in builds with CUDA")
+      ("progress", po::value(&o.progress)->default_value(o.progress),
+       "bar (live, on a terminal), lines (one per epoch) or auto");
+  // clang-format on
+  return desc;
+}
+
+void validate(const TrainOptions& o) {
+  LOCKSTEP_CHECK(o.epochs >= 1, "--epochs must be at least 1, found " << o.epochs);
+  LOCKSTEP_CHECK(o.batch_size >= 1, "--batch-size must be at least 1, found " << o.batch_size);
+  LOCKSTEP_CHECK(o.optimizer == "sgd" || o.optimizer == "rmsprop" || o.optimizer == "adam" ||
+                     o.optimizer == "adamw",
+                 "--optimizer must be sgd, rmsprop, adam or adamw, found '" << o.optimizer << "'");
+  LOCKSTEP_CHECK(o.seed >= 0, "--seed must be at least 0, found " << o.seed);
+  LOCKSTEP_CHECK(o.bucket_mb > 0 && o.bucket_mb <= 4096,
+                 "--bucket-mb must be in (0, 4096], found " << o.bucket_mb);
+  LOCKSTEP_CHECK(o.checkpoint_every >= 0,
+                 "--checkpoint-every must be at least 0, found " << o.checkpoint_every);
+  LOCKSTEP_CHECK(o.log_every >= 1, "--log-every must be at least 1, found " << o.log_every);
+  runtime::parse_progress_style(o.progress);  // throws naming the accepted styles
+  parallel::parse_input_mode(o.input);        // throws naming the accepted modes
+}
+
+// Fills `o` from the command line and --config; returns false when --help was asked for.
 bool parse_options(int argc, char** argv, TrainOptions& o) {
-  po::options_description desc("train options");
-  desc.add_options()("help,h", "show this help")
-      ("model", po::value(&o.model)->default_value(o.model), "mlp, cnn, or a model spec .json file")
-      ("data", po::value(&o.data)->default_value(o.data), "fashion-mnist[:DIR], synthetic:N or npy:INPUTS.npy,LABELS.npy")
-      ("data-dir", po::value(&o.data_dir)->default_value(o.data_dir), "folder of the Fashion-MNIST .gz files")
-      ("optimizer", po::value(&o.optimizer)->default_value(o.optimizer), "sgd, rmsprop, adam, adamw")
-      ("lr", po::value(&o.lr)->default_value(o.lr), "learning rate")
-      ("momentum", po::value(&o.momentum)->default_value(o.momentum), "SGD momentum")
-      ("weight-decay", po::value(&o.weight_decay)->default_value(o.weight_decay), "weight decay")
-      ("batch-size", po::value(&o.batch_size)->default_value(o.batch_size), "global batch size")
-      ("epochs", po::value(&o.epochs)->default_value(o.epochs), "passes over the training set")
-      ("seed", po::value(&o.seed)->default_value(o.seed), "seed of weights, data order, dropout")
-      ("checkpoint", po::value(&o.checkpoint), "checkpoint file written after each epoch")
-      ("device", po::value(&o.device)->default_value(o.device), "cpu (cuda in builds with CUDA)");
-  po::variables_map vm;
-  po::store(po::parse_command_line(argc, argv, desc), vm);
-  if (vm.count("help")) {
-    std::cout << desc << "\n";
-    return false;
+  po::options_description desc = describe(o);
+  try {
+    // No positional arguments: a stray word is an error, not silently ignored.
+    const po::positional_options_description none;
+    po::store(po::command_line_parser(argc, argv).options(desc).positional(none).run(), o.given);
+    if (o.given.count("help")) {
+      if (runtime::log_rank() == 0) std::cout << "usage: train [options]\n" << desc << "\n";
+      return false;
+    }
+    if (o.given.count("config")) {
+      const std::string path = o.given["config"].as<std::string>();
+      std::ifstream file(path);
+      LOCKSTEP_CHECK(file.good(), "--config: cannot read '" << path << "'");
+      po::store(po::parse_config_file(file, desc), o.given);  // earlier values win
+    }
+    po::notify(o.given);
+  } catch (const po::error& e) {
+    LOCKSTEP_THROW("train: " << e.what() << " (see train --help)");
   }
-  po::notify(vm);
+  const auto optional = [&](const char* name) -> std::optional<double> {
+    if (!o.given.count(name)) return std::nullopt;
+    return o.given[name].as<double>();
+  };
+  o.lr = optional("lr");
+  o.momentum = optional("momentum");
+  o.weight_decay = optional("weight-decay");
+  validate(o);
   return true;
 }
 
 nlohmann::json load_spec(const std::string& model) {
   if (model == "mlp" || model == "cnn") return nn::builtin_spec(model);
   std::ifstream in(model);
-  LOCKSTEP_CHECK(in.good(), "train: --model is neither mlp, cnn nor a readable file: " << model);
+  LOCKSTEP_CHECK(in.good(),
+                 "--model must be mlp, cnn or a readable model spec file, found '" << model << "'");
   try {
     return nlohmann::json::parse(in);
   } catch (const nlohmann::json::exception& e) {
-    LOCKSTEP_THROW("train: model spec " << model << " is not valid JSON: " << e.what());
+    LOCKSTEP_THROW("--model: '" << model << "' is not valid JSON: " << e.what());
   }
 }
 
-struct DataSplits {
-  data::Dataset train, test;
+// "cuda" means this rank's GPU; backend_for throws when the build has no such backend.
+Device parse_device(const std::string& text, int local_rank) {
+  const Device device = text == "cuda" ? Device::cuda(local_rank) : Device::parse(text);
+  backend::backend_for(device);
+  return device;
+}
+
+// The command-line hyperparameters on top of `base` (the checkpoint's, on a resume).
+nlohmann::json hyperparameters(const TrainOptions& o, nlohmann::json base) {
+  LOCKSTEP_CHECK(!o.momentum || o.optimizer == "sgd",
+                 "--momentum applies to sgd only, the optimizer is " << o.optimizer);
+  if (!base.is_object()) base = nlohmann::json::object();
+  if (o.lr) base["lr"] = *o.lr;
+  if (!base.contains("lr")) base["lr"] = o.optimizer == "sgd" ? kDefaultSgdLr : kDefaultLr;
+  if (o.optimizer == "sgd" && (o.momentum || !base.contains("momentum"))) {
+    base["momentum"] = o.momentum.value_or(0.9);
+  }
+  if (o.weight_decay) base["weight_decay"] = *o.weight_decay;
+  return base;
+}
+
+// ---- the run ---------------------------------------------------------------------------------
+
+// A field of a checkpoint's trainer_state.extra, when present with type T.
+template <typename T>
+std::optional<T> extra_field(const nlohmann::json& extra, const char* key) {
+  if (!extra.is_object() || !extra.contains(key)) return {};
+  const nlohmann::json& value = extra[key];
+  if (std::is_same_v<T, std::string> ? !value.is_string() : !value.is_number_integer()) return {};
+  return value.get<T>();
+}
+
+// A resumed run keeps the checkpoint's settings unless the command line sets them; the
+// optimizer and seed must then agree (the data order of the epoch in progress hangs on it).
+void adopt_checkpoint_options(TrainOptions& o, const io::Checkpoint& ck) {
+  const std::string source = ck.path.string();
+  if (!o.set("optimizer")) o.optimizer = ck.optimizer_name;
+  LOCKSTEP_CHECK(o.optimizer == ck.optimizer_name,
+                 "--resume: checkpoint '" << source << "' was trained with optimizer '"
+                                          << ck.optimizer_name << "', --optimizer says '"
+                                          << o.optimizer << "'");
+  if (!o.set("seed")) o.seed = static_cast<int64_t>(ck.state.seed);
+  LOCKSTEP_CHECK(static_cast<uint64_t>(o.seed) == ck.state.seed,
+                 "--resume: checkpoint '" << source << "' has seed " << ck.state.seed
+                                          << ", --seed says " << o.seed
+                                          << "; a resumed run keeps its seed");
+  const nlohmann::json& extra = ck.state.extra;
+  const auto batch_size = extra_field<int64_t>(extra, "batch_size");
+  if (batch_size && *batch_size >= 1 && !o.set("batch-size")) o.batch_size = *batch_size;
+  const auto epochs = extra_field<int64_t>(extra, "epochs");
+  if (epochs && *epochs >= 1 && !o.set("epochs")) o.epochs = *epochs;
+  if (auto data = extra_field<std::string>(extra, "data"); data && !o.set("data")) o.data = *data;
+  LOCKSTEP_CHECK(ck.state.position_in_epoch % o.batch_size == 0,
+                 "--resume: checkpoint '"
+                     << source << "' stopped after sample " << ck.state.position_in_epoch
+                     << " of epoch " << ck.state.epoch + 1 << ", not a multiple of --batch-size "
+                     << o.batch_size);
+}
+
+struct Run {
+  std::unique_ptr<nn::Sequential> model;
+  std::unique_ptr<optim::Optimizer> optimizer;
+  io::TrainerState start;  // step, epoch and position where training begins
 };
 
-// The training and test sets named by --data. Synthetic data and .npy files have no test
-// split of their own: the last sixth of the samples is held out.
-DataSplits load_splits(const TrainOptions& o) {
-  const data::DataSpec spec = data::parse_data_spec(o.data);
-  if (spec.kind == data::DataSpec::Kind::kFashionMnist) {
-    const std::filesystem::path dir =
-        spec.dir.empty() ? std::filesystem::path(o.data_dir) : spec.dir;
-    return {data::load_fashion_mnist(dir, "train"), data::load_fashion_mnist(dir, "test")};
+Run fresh_run(const TrainOptions& o) {
+  Run run;
+  run.model = nn::build_model(load_spec(o.model), static_cast<uint64_t>(o.seed));
+  run.optimizer = optim::make_optimizer(o.optimizer, hyperparameters(o, {}));
+  return run;
+}
+
+// The model spec comes from the checkpoint unless --model names one, which must then match.
+Run resumed_run(const TrainOptions& o, const io::Checkpoint& ck) {
+  Run run;
+  const nlohmann::json spec = o.set("model") ? load_spec(o.model) : ck.model_spec;
+  try {
+    run.model = nn::build_model(spec, ck.state.seed);
+  } catch (const Error& e) {
+    LOCKSTEP_THROW("--resume: cannot rebuild the model of checkpoint '" << ck.path.string()
+                                                                        << "': " << e.message());
   }
-  const data::Dataset all =
-      spec.kind == data::DataSpec::Kind::kSynthetic
-          ? data::make_synthetic(spec.num_samples, {1, 28, 28}, 10, o.seed)
-          : data::load_npy_dataset(spec.inputs_path, spec.labels_path);
-  LOCKSTEP_CHECK(all.size() >= 2, "train: --data " << o.data << " has " << all.size()
-                                                   << " samples, expected at least 2");
-  auto [train, test] = data::split_dataset(all, all.size() - std::max<int64_t>(1, all.size() / 6));
-  return {train, test};
+  run.optimizer =
+      optim::make_optimizer(o.optimizer, hyperparameters(o, ck.optimizer_hyperparameters));
+  io::restore_checkpoint(ck, *run.model, *run.optimizer);
+  run.start = ck.state;
+  return run;
 }
 
-nlohmann::json optimizer_hyperparameters(const TrainOptions& o) {
-  nlohmann::json h = {{"lr", o.lr}};
-  if (o.optimizer == "sgd") h["momentum"] = o.momentum;
-  if (o.weight_decay != 0.0) h["weight_decay"] = o.weight_decay;
-  return h;
+// Writes the checkpoint from rank 0; the trainer state says where a resume picks up.
+class CheckpointWriter {
+ public:
+  // Checks the folder now rather than after the first epoch.
+  CheckpointWriter(const TrainOptions& o, int world_size, bool writer)
+      : options_(o), world_size_(world_size), enabled_(writer && !o.checkpoint.empty()) {
+    if (!enabled_) return;
+    const std::filesystem::path folder = std::filesystem::absolute(o.checkpoint).parent_path();
+    LOCKSTEP_CHECK(std::filesystem::is_directory(folder),
+                   "--checkpoint: folder '" << folder.string() << "' does not exist");
+  }
+
+  bool enabled() const { return enabled_; }
+
+  void save(parallel::DataParallel& dp, int64_t epoch, int64_t position) const {
+    if (!enabled_) return;
+    io::TrainerState state;
+    state.step = dp.step();
+    state.epoch = epoch;
+    state.position_in_epoch = position;
+    state.seed = static_cast<uint64_t>(options_.seed);
+    state.world_size = world_size_;
+    state.extra = {{"batch_size", options_.batch_size},
+                   {"epochs", options_.epochs},
+                   {"data", options_.data},
+                   {"loss", "cross_entropy"}};
+    io::save_checkpoint(options_.checkpoint, dp.model(), dp.optimizer(), state);
+  }
+
+ private:
+  const TrainOptions& options_;
+  int world_size_;
+  bool enabled_;
+};
+
+void describe_run(const TrainOptions& o, const runtime::ProcessInfo& info,
+                  parallel::DataParallel& dp, const data::TrainTestData& data) {
+  runtime::info("model %s: %lld parameters; %s x %d ranks, %s input; optimizer %s, lr %g",
+                dp.model().name().c_str(), static_cast<long long>(dp.model().parameter_count()),
+                o.device.c_str(), info.size, o.input.c_str(), o.optimizer.c_str(),
+                static_cast<double>(dp.optimizer().learning_rate()));
+  runtime::info("data %s: train %lld samples, test %lld; global batch %lld", o.data.c_str(),
+                static_cast<long long>(data.train.size()), static_cast<long long>(data.test.size()),
+                static_cast<long long>(o.batch_size));
 }
 
-int run(const TrainOptions& o) {
-  const Device device = Device::parse(o.device);
-  const DataSplits splits = load_splits(o);
-  auto model = nn::build_model(load_spec(o.model), o.seed);
-  auto optimizer = optim::make_optimizer(o.optimizer, optimizer_hyperparameters(o));
-  nn::CrossEntropyLoss loss;
-  parallel::Trainer trainer(*model, loss, *optimizer, device);
-  parallel::TrainConfig config{o.batch_size, o.seed, true};
-
-  std::printf("model %s: %lld parameters; train %lld samples, test %lld; batch %lld\n",
-              model->name().c_str(), static_cast<long long>(model->parameter_count()),
-              static_cast<long long>(splits.train.size()),
-              static_cast<long long>(splits.test.size()), static_cast<long long>(o.batch_size));
-  for (int64_t epoch = 0; epoch < o.epochs; ++epoch) {
-    const auto start = std::chrono::steady_clock::now();
-    const parallel::Metrics train = trainer.train_epoch(splits.train, epoch, config);
-    const double seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    const parallel::Metrics test = trainer.evaluate(splits.test, 1000);
-    std::printf("epoch %lld: loss %.4f  accuracy %.4f  test loss %.4f  test accuracy %.4f  "
-                "(%.0f samples/s)\n",
-                static_cast<long long>(epoch + 1), train.loss, train.accuracy, test.loss,
-                test.accuracy, static_cast<double>(train.samples) / seconds);
-    if (!o.checkpoint.empty()) {
-      io::TrainerState state;
-      state.step = trainer.step();
-      state.epoch = epoch + 1;
-      state.seed = o.seed;
-      io::save_checkpoint(o.checkpoint, *model, *optimizer, state);
-      std::printf("checkpoint written: %s\n", o.checkpoint.c_str());
+void fit(const TrainOptions& o, parallel::DataParallel& dp, const data::Dataset& train,
+         const io::TrainerState& start, runtime::TrainingProgress& progress,
+         const CheckpointWriter& writer) {
+  parallel::FitOptions fit;
+  fit.epochs = o.epochs;
+  fit.batch_size = o.batch_size;
+  fit.seed = static_cast<uint64_t>(o.seed);
+  fit.initial_epoch = start.epoch;
+  fit.initial_batch = start.position_in_epoch / o.batch_size;
+  const auto on_step = [&](const parallel::StepReport& r) {
+    progress.on_step({r.step, r.epoch, r.batch, r.batches_per_epoch, r.batch_metrics.samples,
+                      r.batch_metrics.loss, r.batch_metrics.accuracy});
+    const bool last = r.batch + 1 == r.batches_per_epoch;  // on_epoch writes that one
+    if (writer.enabled() && o.checkpoint_every > 0 && r.step % o.checkpoint_every == 0 && !last) {
+      progress.exclude([&] { writer.save(dp, r.epoch, (r.batch + 1) * o.batch_size); });
     }
+  };
+  const auto on_epoch = [&](int64_t epoch, const parallel::Metrics& m) {
+    progress.on_epoch(epoch, m.loss, m.accuracy);
+    progress.exclude([&] { writer.save(dp, epoch + 1, 0); });
+  };
+  dp.fit(train, fit, on_step, on_epoch);
+}
+
+int train(runtime::Runtime& rt, TrainOptions& o) {
+  const runtime::ProcessInfo& info = rt.info();
+  const Device device = parse_device(o.device, info.local_rank);
+  std::optional<io::Checkpoint> checkpoint;
+  if (!o.resume.empty()) {
+    checkpoint = io::read_checkpoint(o.resume);
+    adopt_checkpoint_options(o, *checkpoint);
   }
-  return 0;
+  Run run = checkpoint ? resumed_run(o, *checkpoint) : fresh_run(o);
+  const CheckpointWriter writer(o, info.size, info.rank == 0);
+  const parallel::InputMode input = parallel::parse_input_mode(o.input);
+  data::TrainTestData data;  // scatter mode: only rank 0 holds the data
+  if (info.rank == 0 || input == parallel::InputMode::kSharded) {
+    data =
+        data::load_train_test(o.data, data::kDefaultFashionMnistDir, static_cast<uint64_t>(o.seed));
+  }
+  parallel::DataParallelOptions options;
+  options.input = input;
+  options.bucket_bytes = static_cast<int64_t>(o.bucket_mb * (1 << 20));
+  parallel::DataParallel dp(*run.model, rt.world(), device, options);
+  dp.compile(std::make_unique<nn::CrossEntropyLoss>(), std::move(run.optimizer));
+  dp.set_step(run.start.step);
+  describe_run(o, info, dp, data);
+  if (checkpoint) {
+    runtime::info("resuming '%s' at epoch %lld, sample %lld, step %lld (saved by %d ranks)",
+                  o.resume.c_str(), static_cast<long long>(run.start.epoch + 1),
+                  static_cast<long long>(run.start.position_in_epoch),
+                  static_cast<long long>(run.start.step), run.start.world_size);
+  }
+  runtime::TrainingProgress progress({info.rank == 0, runtime::parse_progress_style(o.progress),
+                                      o.epochs, o.log_every, o.metrics, checkpoint.has_value(),
+                                      run.start.step, run.start.epoch});
+  if (run.start.epoch < o.epochs) {
+    fit(o, dp, data.train, run.start, progress, writer);
+  } else {
+    runtime::info("the run is complete at epoch %lld of %lld: nothing to train",
+                  static_cast<long long>(run.start.epoch), static_cast<long long>(o.epochs));
+  }
+  parallel::Metrics test;
+  const double before = progress.wall_seconds();
+  progress.exclude([&] { test = dp.evaluate(data.test, o.batch_size); });
+  progress.on_test(test.loss, test.accuracy, test.samples, progress.wall_seconds() - before);
+  if (writer.enabled()) runtime::info("checkpoint: %s", o.checkpoint.c_str());
+  runtime::info("test accuracy %.4f (loss %.4f, %lld samples)", test.accuracy, test.loss,
+                static_cast<long long>(test.samples));
+  return runtime::kExitOk;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  try {
+  runtime::Runtime rt(&argc, &argv);
+  return runtime::run_guarded(rt, [&] {
     TrainOptions options;
-    if (!parse_options(argc, argv, options)) return 0;
-    return run(options);
-  } catch (const po::error& e) {
-    std::fprintf(stderr, "train: %s (see --help)\n", e.what());
-    return 2;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "[rank 0] error: %s\n", e.what());
-    return 1;
-  }
+    if (!parse_options(argc, argv, options)) return runtime::kExitOk;
+    return train(rt, options);
+  });
 }

@@ -1,11 +1,15 @@
 // lockstep::Error: what() carries the message followed by its source location.
 #include "lockstep/core/error.h"
 
+#include <sstream>
+
 namespace lockstep {
 
 namespace {
 std::string with_location(const std::string& message, const char* file, int line) {
-  return message + " (" + file + ":" + std::to_string(line) + ")";
+  std::ostringstream text;
+  text << message << " (" << file << ":" << line << ")";
+  return text.str();
 }
 }  // namespace
 

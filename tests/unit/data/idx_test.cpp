@@ -22,6 +22,10 @@ std::atomic<bool> g_track_allocations{false};
 std::atomic<size_t> g_largest_allocation{0};
 }  // namespace
 
+// This file replaces the global operator new/delete pair with malloc/free; GCC cannot see
+// that they pair up and warns at every inlined delete.
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+
 void* operator new(size_t bytes) {
   if (g_track_allocations.load(std::memory_order_relaxed)) {
     size_t seen = g_largest_allocation.load();

@@ -11,7 +11,8 @@
 #include "lockstep/nn/loss.h"
 #include "lockstep/nn/sequential.h"
 #include "lockstep/optim/optimizer.h"
-#include "lockstep/parallel/trainer.h"
+#include "lockstep/comm/communicator.h"
+#include "lockstep/parallel/data_parallel.h"
 #include "support/test_support.h"
 
 namespace lockstep::parallel {
@@ -30,14 +31,16 @@ TEST(FashionMnistTraining, MlpReaches82PercentInTwoEpochsAndCheckpointLoadsInPyt
   }
   const data::Dataset train = data::load_fashion_mnist(kDataDir, "train");
   const data::Dataset test = data::load_fashion_mnist(kDataDir, "test");
+  auto local = comm::make_local_communicator();
   auto model = nn::build_model(nn::builtin_spec("mlp"), 1);
-  auto optimizer = optim::make_optimizer("sgd", {{"lr", 0.05}, {"momentum", 0.9}});
-  nn::CrossEntropyLoss loss;
-  Trainer trainer(*model, loss, *optimizer, Device::cpu());
-  TrainConfig config;
-  config.batch_size = 128;
-  config.seed = 1;
-  for (int64_t epoch = 0; epoch < 2; ++epoch) trainer.train_epoch(train, epoch, config);
+  DataParallel trainer(*model, *local, Device::cpu());
+  trainer.compile(std::make_unique<nn::CrossEntropyLoss>(),
+                  optim::make_optimizer("sgd", {{"lr", 0.05}, {"momentum", 0.9}}));
+  FitOptions options;
+  options.epochs = 2;
+  options.batch_size = 128;
+  options.seed = 1;
+  trainer.fit(train, options);
 
   const Metrics result = trainer.evaluate(test, 1000);
   std::printf("mlp after 2 epochs: test loss %.4f, test accuracy %.4f\n", result.loss,
@@ -50,8 +53,8 @@ TEST(FashionMnistTraining, MlpReaches82PercentInTwoEpochsAndCheckpointLoadsInPyt
   io::TrainerState state;
   state.step = trainer.step();
   state.epoch = 2;
-  state.seed = config.seed;
-  io::save_checkpoint(checkpoint, *model, *optimizer, state);
+  state.seed = options.seed;
+  io::save_checkpoint(checkpoint, *model, trainer.optimizer(), state);
   if (!python_has_safetensors()) {
     GTEST_SKIP() << "python3 lacks numpy/safetensors (pip install numpy safetensors): "
                     "the checkpoint was written but not read back in Python";

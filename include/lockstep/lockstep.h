@@ -1,0 +1,20 @@
+// Lockstep in one include: the runtime, models, optimizers, data, files and the
+// data-parallel engine.
+#pragma once
+
+#include "lockstep/comm/communicator.h"
+#include "lockstep/core/device.h"
+#include "lockstep/core/error.h"
+#include "lockstep/core/tensor.h"
+#include "lockstep/data/dataset.h"
+#include "lockstep/data/idx_dataset.h"
+#include "lockstep/data/npy.h"
+#include "lockstep/data/synthetic.h"
+#include "lockstep/io/checkpoint.h"
+#include "lockstep/io/model_weights.h"
+#include "lockstep/nn/layers.h"
+#include "lockstep/nn/loss.h"
+#include "lockstep/nn/sequential.h"
+#include "lockstep/optim/optimizer.h"
+#include "lockstep/parallel/data_parallel.h"
+#include "lockstep/runtime/runtime.h"

@@ -1,0 +1,121 @@
+// DataParallel: the seed's multi_gpu_model done with processes. Every rank holds a replica
+// of the model; each global batch is split by the partition arithmetic, every rank runs its
+// rows, outputs are concatenated on rank 0 (predict) and gradients are summed across ranks
+// in fusion buckets (fit), so that every replica takes the same step as one process would.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "lockstep/comm/communicator.h"
+#include "lockstep/core/device.h"
+#include "lockstep/core/tensor.h"
+#include "lockstep/data/dataset.h"
+#include "lockstep/nn/loss.h"
+#include "lockstep/nn/sequential.h"
+#include "lockstep/optim/optimizer.h"
+
+namespace lockstep::parallel {
+
+class GradientBuckets;
+
+// Loss and accuracy over `samples` rows, reduced across ranks: loss is the mean of the
+// per-sample losses, accuracy the fraction of rows whose argmax matches the label.
+struct Metrics {
+  double loss = 0.0;
+  double accuracy = 0.0;
+  int64_t samples = 0;
+};
+
+// Where a step's rows come from.
+enum class InputMode {
+  kScatter,  // rank 0 holds the data set and scatters each batch (MPI_Scatterv)
+  kSharded,  // every rank holds its own copy and reads its rows itself
+};
+InputMode parse_input_mode(const std::string& text);  // "scatter" | "sharded"
+std::string input_mode_name(InputMode mode);  // "scatter" | "sharded"
+
+struct DataParallelOptions {
+  InputMode input = InputMode::kScatter;
+  int64_t bucket_bytes = 25 << 20;  // fusion bucket size (gradients packed per allreduce)
+};
+
+// Where an epoch loop starts (a resumed run starts mid-epoch) and how far it goes.
+struct FitOptions {
+  int64_t epochs = 1;
+  int64_t batch_size = 128;  // global batch
+  uint64_t seed = 1;
+  bool shuffle = true;
+  int64_t initial_epoch = 0;
+  int64_t initial_batch = 0;  // batches of initial_epoch already done
+};
+
+// What fit reports after every step (on every rank; metrics already reduced across ranks).
+struct StepReport {
+  int64_t step = 0;             // optimizer steps taken so far, this one included
+  int64_t epoch = 0;            // 0-based
+  int64_t batch = 0;            // 0-based index of this batch in its epoch
+  int64_t batches_per_epoch = 0;
+  Metrics batch_metrics;        // this step's global batch
+};
+using StepCallback = std::function<void(const StepReport&)>;
+// Called after every epoch with the epoch's training metrics.
+using EpochCallback = std::function<void(int64_t epoch, const Metrics&)>;
+
+class DataParallel {
+ public:
+  // Borrows `model` (which must outlive this) and `communicator`. Moves the parameters to
+  // `device`, broadcasts rank 0's weights, and checks that every rank built the same model
+  // (a hash of the spec and parameter shapes): a mismatch is an Error on every rank.
+  DataParallel(nn::Sequential& model, comm::Communicator& communicator, Device device,
+               DataParallelOptions options = {});
+  ~DataParallel();
+
+  // Keras's compile: the loss and optimizer used by fit and evaluate.
+  void compile(std::unique_ptr<nn::Loss> loss, std::unique_ptr<optim::Optimizer> optimizer);
+
+  // Trains over `data` (on rank 0 only in scatter mode — other ranks may pass an empty
+  // Dataset — or on every rank in sharded mode). Returns the metrics of the last epoch.
+  Metrics fit(const data::Dataset& data, const FitOptions& options,
+              const StepCallback& on_step = {}, const EpochCallback& on_epoch = {});
+
+  // Loss and accuracy over every row of `data`, in order (data placed as for fit).
+  Metrics evaluate(const data::Dataset& data, int64_t batch_size);
+
+  // Rank 0 passes inputs [B, ...]; every rank must call. Rank 0 gets [B, ...outputs] in input
+  // order; other ranks get an undefined Tensor. Runs in chunks of batch_size rows.
+  Tensor predict(const Tensor& inputs, int64_t batch_size);
+
+  nn::Sequential& model() { return model_; }
+  optim::Optimizer& optimizer();
+  comm::Communicator& communicator() { return communicator_; }
+  int64_t step() const { return step_; }
+  void set_step(int64_t step) { step_ = step; }
+  const DataParallelOptions& options() const { return options_; }
+
+ private:
+  // Runs forward (+ loss, backward, gradient allreduce and update when training) on this
+  // rank's rows of a global batch of `batch_rows` rows; returns the metrics summed over ranks.
+  nn::LossValue run_step(const Tensor& inputs, const Tensor& targets, int64_t batch_rows,
+                         int64_t first_sample, bool training, uint64_t seed);
+  void check_compiled(const char* what) const;
+
+  nn::Sequential& model_;
+  comm::Communicator& communicator_;
+  Device device_;
+  DataParallelOptions options_;
+  std::unique_ptr<nn::Loss> loss_;
+  std::unique_ptr<optim::Optimizer> optimizer_;
+  std::unique_ptr<GradientBuckets> buckets_;
+  Tensor output_grad_;  // reused across steps
+  int64_t step_ = 0;
+};
+
+// A 64-bit hash of a model's spec and parameter names and shapes (FNV-1a), equal on every
+// rank that built the same model.
+uint64_t model_fingerprint(nn::Sequential& model);
+
+}  // namespace lockstep::parallel

@@ -1,0 +1,118 @@
+// DataParallel: replicas in lockstep. Construction syncs the weights and checks the model;
+// run_step is one step on this rank's rows: forward, loss, backward, bucketed gradient
+// allreduce, update, metrics summed over ranks. The loops over data are in data_parallel_loops.cpp.
+#include "lockstep/parallel/data_parallel.h"
+
+#include <sstream>
+
+#include "lockstep/core/error.h"
+#include "parallel/gradient_buckets.h"
+
+namespace lockstep::parallel {
+
+namespace {
+
+Tensor on_device(const Tensor& t, const Device& device) {
+  return t.device() == device ? t : t.to(device);
+}
+
+// Every rank's value of `mine`, in rank order.
+std::vector<uint64_t> allgather_u64(comm::Communicator& communicator, uint64_t mine) {
+  std::vector<uint64_t> all(static_cast<size_t>(communicator.size()));
+  communicator.allgather(&mine, sizeof(mine), all.data());
+  return all;
+}
+
+void check_same_model(comm::Communicator& communicator, uint64_t fingerprint) {
+  const std::vector<uint64_t> all = allgather_u64(communicator, fingerprint);
+  std::ostringstream differing;
+  for (size_t r = 1; r < all.size(); ++r) {
+    if (all[r] != all[0]) differing << (differing.tellp() > 0 ? ", " : "") << r;
+  }
+  LOCKSTEP_CHECK(differing.str().empty(),
+                 "DataParallel: ranks " << differing.str()
+                                        << " built a different model than rank 0 (spec or "
+                                           "parameter shapes differ); every rank must build "
+                                           "the same model");
+}
+
+}  // namespace
+
+InputMode parse_input_mode(const std::string& text) {
+  if (text == "scatter") return InputMode::kScatter;
+  if (text == "sharded") return InputMode::kSharded;
+  LOCKSTEP_THROW("input mode: expected scatter or sharded, found '" << text << "'");
+}
+
+std::string input_mode_name(InputMode mode) {
+  return mode == InputMode::kScatter ? "scatter" : "sharded";
+}
+
+uint64_t model_fingerprint(nn::Sequential& model) {
+  std::string text = model.spec().dump();
+  for (nn::Parameter* p : model.parameters()) text += "|" + p->name + to_string(p->value.shape());
+  uint64_t hash = 14695981039346656037ull;  // FNV-1a, 64-bit
+  for (unsigned char c : text) {
+    hash ^= c;
+    hash *= 1099511628211ull;
+  }
+  return hash;
+}
+
+DataParallel::DataParallel(nn::Sequential& model, comm::Communicator& communicator,
+                           Device device, DataParallelOptions options)
+    : model_(model), communicator_(communicator), device_(device), options_(options) {
+  check_same_model(communicator_, model_fingerprint(model_));
+  model_.to(device_);
+  // Rank 0's initial weights everywhere: replicas start equal and so stay equal.
+  for (nn::Parameter* p : model_.parameters()) {
+    Tensor host = p->value.device().is_cpu() ? p->value : p->value.to(Device::cpu());
+    communicator_.broadcast(host.data(), static_cast<int64_t>(host.bytes()), 0);
+    if (!host.shares_storage(p->value)) p->value.copy_from(host);
+  }
+  buckets_ = std::make_unique<GradientBuckets>(model_.parameters(), options_.bucket_bytes,
+                                               device_);
+}
+
+DataParallel::~DataParallel() = default;
+
+void DataParallel::compile(std::unique_ptr<nn::Loss> loss,
+                           std::unique_ptr<optim::Optimizer> optimizer) {
+  LOCKSTEP_CHECK(loss && optimizer, "DataParallel::compile: needs a loss and an optimizer");
+  loss_ = std::move(loss);
+  optimizer_ = std::move(optimizer);
+}
+
+optim::Optimizer& DataParallel::optimizer() {
+  check_compiled("optimizer");
+  return *optimizer_;
+}
+
+void DataParallel::check_compiled(const char* what) const {
+  LOCKSTEP_CHECK(loss_ && optimizer_,
+                 "DataParallel::" << what << ": call compile(loss, optimizer) first");
+}
+
+nn::LossValue DataParallel::run_step(const Tensor& inputs, const Tensor& targets,
+                                     int64_t batch_rows, int64_t first_sample, bool training,
+                                     uint64_t seed) {
+  nn::ForwardContext context;
+  context.training = training;
+  context.seed = seed;
+  context.step = static_cast<uint64_t>(step_);
+  context.first_sample = first_sample;
+  const Tensor output = model_.forward(on_device(inputs, device_), context);
+  nn::LossValue local = loss_->forward_backward(output, on_device(targets, device_), output_grad_);
+  if (training) {
+    model_.backward(output_grad_);
+    buckets_->allreduce(communicator_);
+    optimizer_->step(model_.parameters(), 1.0f / static_cast<float>(batch_rows));
+    ++step_;
+  }
+  double sums[3] = {local.sum, static_cast<double>(local.rows),
+                    static_cast<double>(local.correct)};
+  communicator_.allreduce_sum(sums, 3);
+  return {sums[0], static_cast<int64_t>(sums[1]), static_cast<int64_t>(sums[2])};
+}
+
+}  // namespace lockstep::parallel

@@ -1,0 +1,52 @@
+// Fusion buckets: layout in reverse parameter order, grads as views, one allreduce a bucket.
+#include "parallel/gradient_buckets.h"
+
+#include "lockstep/core/error.h"
+
+namespace lockstep::parallel {
+
+GradientBuckets::GradientBuckets(const std::vector<nn::Parameter*>& parameters,
+                                 int64_t bucket_bytes, Device device) {
+  LOCKSTEP_CHECK(bucket_bytes > 0,
+                 "DataParallel: bucket size must be positive, found " << bucket_bytes << " bytes");
+  const int64_t bucket_elements = std::max<int64_t>(1, bucket_bytes / int64_t{sizeof(float)});
+  // Group parameters (last layer first) until a bucket would exceed its size.
+  std::vector<std::vector<nn::Parameter*>> groups;
+  int64_t filled = 0;
+  for (auto it = parameters.rbegin(); it != parameters.rend(); ++it) {
+    const int64_t n = (*it)->value.numel();
+    if (groups.empty() || (filled > 0 && filled + n > bucket_elements)) {
+      groups.emplace_back();
+      filled = 0;
+    }
+    groups.back().push_back(*it);
+    filled += n;
+  }
+  for (std::vector<nn::Parameter*>& group : groups) {
+    int64_t elements = 0;
+    for (nn::Parameter* p : group) elements += p->value.numel();
+    Bucket bucket{Tensor::zeros({elements}, device), std::move(group)};
+    int64_t offset = 0;
+    for (nn::Parameter* p : bucket.parameters) {
+      const int64_t n = p->value.numel();
+      p->grad = bucket.flat.rows(offset, offset + n).reshape(p->value.shape());
+      offset += n;
+    }
+    total_elements_ += elements;
+    buckets_.push_back(std::move(bucket));
+  }
+}
+
+void GradientBuckets::allreduce(comm::Communicator& communicator) {
+  for (Bucket& bucket : buckets_) {
+    communicator.allreduce_sum(bucket.flat.data(), bucket.flat.numel());
+  }
+}
+
+std::vector<int64_t> GradientBuckets::bucket_elements() const {
+  std::vector<int64_t> elements;
+  for (const Bucket& bucket : buckets_) elements.push_back(bucket.flat.numel());
+  return elements;
+}
+
+}  // namespace lockstep::parallel

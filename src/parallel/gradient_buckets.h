@@ -1,0 +1,41 @@
+// GradientBuckets: gradients packed into a few contiguous buffers ("fusion buckets", as in
+// Horovod and PyTorch DDP) so that one allreduce moves many parameters at once. Each
+// parameter's grad becomes a view into its bucket, so nothing is copied in or out.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "lockstep/comm/communicator.h"
+#include "lockstep/core/device.h"
+#include "lockstep/core/tensor.h"
+#include "lockstep/nn/parameter.h"
+
+namespace lockstep::parallel {
+
+class GradientBuckets {
+ public:
+  // Packs the parameters in reverse order (the order backward finalises them) into buckets
+  // of at most `bucket_bytes` (a larger parameter gets a bucket of its own) on `device`, and
+  // points every parameter's grad at its slice. Every rank builds the same layout.
+  GradientBuckets(const std::vector<nn::Parameter*>& parameters, int64_t bucket_bytes,
+                  Device device);
+
+  // Sums every bucket across the ranks of `communicator`, in place, in bucket order.
+  void allreduce(comm::Communicator& communicator);
+
+  size_t size() const { return buckets_.size(); }
+  int64_t total_elements() const { return total_elements_; }
+  // Element counts of the buckets, in allreduce order.
+  std::vector<int64_t> bucket_elements() const;
+
+ private:
+  struct Bucket {
+    Tensor flat;  // [elements]
+    std::vector<nn::Parameter*> parameters;
+  };
+  std::vector<Bucket> buckets_;
+  int64_t total_elements_ = 0;
+};
+
+}  // namespace lockstep::parallel

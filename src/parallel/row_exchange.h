@@ -1,0 +1,31 @@
+// RowExchange: moves a block of rows [rows, row_elements] between rank 0 and every rank by
+// the partition arithmetic (rank r gets rows [o_r, o_r + n_r)); counts and displacements are
+// computed once per block shape and reused while the shape stays the same.
+#pragma once
+
+#include <cstdint>
+
+#include "lockstep/comm/communicator.h"
+#include "lockstep/data/partition.h"
+
+namespace lockstep::parallel {
+
+class RowExchange {
+ public:
+  explicit RowExchange(comm::Communicator& communicator) : communicator_(communicator) {}
+
+  // Rank 0's `root_block` [rows, row_elements] -> this rank's rows into `local`
+  // (n_r * row_elements floats). `root_block` is read on rank 0 only.
+  void scatter(const float* root_block, int64_t rows, int64_t row_elements, float* local);
+  // The reverse: every rank's `local` rows land in their place of rank 0's `root_block`.
+  void gather(const float* local, int64_t rows, int64_t row_elements, float* root_block);
+
+ private:
+  const data::CountsAndDisplacements& layout(int64_t rows, int64_t row_elements);
+
+  comm::Communicator& communicator_;
+  int64_t rows_ = -1, row_elements_ = -1;
+  data::CountsAndDisplacements layout_;
+};
+
+}  // namespace lockstep::parallel

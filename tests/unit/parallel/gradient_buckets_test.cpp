@@ -1,0 +1,68 @@
+// Fusion buckets: parameters packed last-layer-first within the size limit, every grad a view
+// into its bucket (so backward writes straight into the buffer the allreduce sends).
+#include <gtest/gtest.h>
+
+#include "lockstep/comm/communicator.h"
+#include "lockstep/core/error.h"
+#include "lockstep/nn/sequential.h"
+#include "parallel/gradient_buckets.h"
+
+namespace lockstep::parallel {
+namespace {
+
+// mlp-like: 1.weight [8, 16] = 128, 1.bias 8, 3.weight [4, 8] = 32, 3.bias 4.
+std::unique_ptr<nn::Sequential> model() {
+  return nn::build_model({{"name", "m"},
+                          {"input_shape", {16}},
+                          {"layers",
+                           {{{"type", "Dense"}, {"units", 8}},
+                            {{"type", "ReLU"}},
+                            {{"type", "Dense"}, {"units", 4}}}}},
+                         1);
+}
+
+TEST(GradientBucketsTest, PacksLastLayerFirstWithinTheLimit) {
+  auto m = model();
+  // 40 floats: {3.bias 4 + 3.weight 32 = 36}, {1.bias 8}, {1.weight 128, alone and larger}.
+  GradientBuckets buckets(m->parameters(), 40 * sizeof(float), Device::cpu());
+  EXPECT_EQ(buckets.bucket_elements(), (std::vector<int64_t>{36, 8, 128}));
+  EXPECT_EQ(buckets.total_elements(), 172);
+}
+
+TEST(GradientBucketsTest, OneBucketWhenEverythingFits) {
+  auto m = model();
+  GradientBuckets buckets(m->parameters(), 25 << 20, Device::cpu());
+  EXPECT_EQ(buckets.bucket_elements(), (std::vector<int64_t>{172}));
+}
+
+TEST(GradientBucketsTest, GradsAreViewsKeepingTheirShapes) {
+  auto m = model();
+  GradientBuckets buckets(m->parameters(), 40 * sizeof(float), Device::cpu());
+  const std::vector<nn::Parameter*> params = m->parameters();
+  // 3.weight and 3.bias share one bucket: 3.bias first (reverse order), then 3.weight.
+  EXPECT_TRUE(params[2]->grad.shares_storage(params[3]->grad));
+  EXPECT_FALSE(params[0]->grad.shares_storage(params[1]->grad));
+  EXPECT_EQ(params[2]->grad.data(), params[3]->grad.data() + 4);
+  for (nn::Parameter* p : params) EXPECT_EQ(p->grad.shape(), p->value.shape()) << p->name;
+}
+
+TEST(GradientBucketsTest, BackwardWritesIntoTheBuckets) {
+  auto m = model();
+  GradientBuckets buckets(m->parameters(), 1 << 20, Device::cpu());
+  float* bucket_start = m->parameters()[3]->grad.data();  // the first slice of the one bucket
+  const Tensor x = Tensor::full({2, 16}, 0.5f);
+  m->forward(x, nn::ForwardContext{});
+  m->backward(Tensor::full({2, 4}, 1.0f));
+  EXPECT_EQ(bucket_start[0], 2.0f);  // d(sum)/d(3.bias) = number of rows
+  auto local = comm::make_local_communicator();
+  buckets.allreduce(*local);  // a world of one: the sum is the value itself
+  EXPECT_EQ(bucket_start[0], 2.0f);
+}
+
+TEST(GradientBucketsTest, RejectsNonPositiveBucketSize) {
+  auto m = model();
+  EXPECT_THROW(GradientBuckets(m->parameters(), 0, Device::cpu()), Error);
+}
+
+}  // namespace
+}  // namespace lockstep::parallel
