@@ -41,6 +41,7 @@ struct TrainOptions {
   int64_t seed = 1;
   std::string input = "scatter";
   double bucket_mb = 25.0;
+  int64_t micro_batch = 16;
   std::string checkpoint, resume, metrics;
   int64_t checkpoint_every = 0;
   int64_t log_every = 50;
@@ -77,6 +78,9 @@ po::options_description describe(TrainOptions& o) {
        "scatter (rank 0 reads the data) or sharded (every rank does)")
       ("bucket-mb", po::value(&o.bucket_mb)->default_value(o.bucket_mb),
        "gradient fusion bucket size in MiB")
+      ("micro-batch", po::value(&o.micro_batch)->default_value(o.micro_batch),
+       "rows per micro-batch: ranks compute whole micro-batches at fixed offsets, so any "
+       "number of ranks reaches the same weights")
       ("checkpoint", po::value(&o.checkpoint),
        "checkpoint file written at the end of every epoch (none)")
       ("checkpoint-every", po::value(&o.checkpoint_every)->default_value(o.checkpoint_every),
@@ -102,6 +106,7 @@ void validate(const TrainOptions& o) {
   LOCKSTEP_CHECK(o.seed >= 0, "--seed must be at least 0, found " << o.seed);
   LOCKSTEP_CHECK(o.bucket_mb > 0 && o.bucket_mb <= 4096,
                  "--bucket-mb must be in (0, 4096], found " << o.bucket_mb);
+  LOCKSTEP_CHECK(o.micro_batch >= 1, "--micro-batch must be at least 1, found " << o.micro_batch);
   LOCKSTEP_CHECK(o.checkpoint_every >= 0,
                  "--checkpoint-every must be at least 0, found " << o.checkpoint_every);
   LOCKSTEP_CHECK(o.log_every >= 1, "--log-every must be at least 1, found " << o.log_every);
@@ -331,6 +336,7 @@ int train(runtime::Runtime& rt, TrainOptions& o) {
   parallel::DataParallelOptions options;
   options.input = input;
   options.bucket_bytes = static_cast<int64_t>(o.bucket_mb * (1 << 20));
+  options.micro_batch = o.micro_batch;
   parallel::DataParallel dp(*run.model, rt.world(), device, options);
   dp.compile(std::make_unique<nn::CrossEntropyLoss>(), std::move(run.optimizer));
   dp.set_step(run.start.step);

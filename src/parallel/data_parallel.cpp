@@ -3,6 +3,8 @@
 // allreduce, update, metrics summed over ranks. The loops over data are in data_parallel_loops.cpp.
 #include "lockstep/parallel/data_parallel.h"
 
+#include <algorithm>
+
 #include <sstream>
 
 #include "lockstep/core/error.h"
@@ -62,6 +64,8 @@ uint64_t model_fingerprint(nn::Sequential& model) {
 DataParallel::DataParallel(nn::Sequential& model, comm::Communicator& communicator,
                            Device device, DataParallelOptions options)
     : model_(model), communicator_(communicator), device_(device), options_(options) {
+  LOCKSTEP_CHECK(options_.micro_batch >= 1, "DataParallel: micro-batch must be at least 1 row, "
+                                            "found " << options_.micro_batch);
   check_same_model(communicator_, model_fingerprint(model_));
   model_.to(device_);
   // Rank 0's initial weights everywhere: replicas start equal and so stay equal.
@@ -100,11 +104,27 @@ nn::LossValue DataParallel::run_step(const Tensor& inputs, const Tensor& targets
   context.training = training;
   context.seed = seed;
   context.step = static_cast<uint64_t>(step_);
-  context.first_sample = first_sample;
-  const Tensor output = model_.forward(on_device(inputs, device_), context);
-  nn::LossValue local = loss_->forward_backward(output, on_device(targets, device_), output_grad_);
+  // Training runs micro-batch by micro-batch (DataParallelOptions::micro_batch; this rank's
+  // rows start on a micro-batch boundary). Evaluation has no gradients and runs all rows.
+  const int64_t rows = inputs.size(0);
+  const int64_t chunk = training ? options_.micro_batch : std::max<int64_t>(rows, 1);
+  nn::LossValue local;
+  if (training) buckets_->clear_accumulators();
+  for (int64_t begin = 0; begin < rows; begin += chunk) {
+    const int64_t end = std::min(rows, begin + chunk);
+    context.first_sample = first_sample + begin;
+    const Tensor output = model_.forward(on_device(inputs.rows(begin, end), device_), context);
+    const nn::LossValue part = loss_->forward_backward(
+        output, on_device(targets.rows(begin, end), device_), output_grad_);
+    local.sum += part.sum;
+    local.rows += part.rows;
+    local.correct += part.correct;
+    if (training) {
+      model_.backward(output_grad_);
+      buckets_->accumulate();
+    }
+  }
   if (training) {
-    model_.backward(output_grad_);
     buckets_->allreduce(communicator_);
     optimizer_->step(model_.parameters(), 1.0f / static_cast<float>(batch_rows));
     ++step_;

@@ -1,6 +1,8 @@
 // Fusion buckets: layout in reverse parameter order, grads as views, one allreduce a bucket.
 #include "parallel/gradient_buckets.h"
 
+#include <algorithm>
+
 #include "lockstep/core/error.h"
 
 namespace lockstep::parallel {
@@ -25,7 +27,10 @@ GradientBuckets::GradientBuckets(const std::vector<nn::Parameter*>& parameters,
   for (std::vector<nn::Parameter*>& group : groups) {
     int64_t elements = 0;
     for (nn::Parameter* p : group) elements += p->value.numel();
-    Bucket bucket{Tensor::zeros({elements}, device), std::move(group)};
+    LOCKSTEP_CHECK(device.is_cpu(), "DataParallel: gradient buckets on "
+                                        << device.str() << " are not supported yet");
+    Bucket bucket{Tensor::zeros({elements}, device),
+                  std::vector<double>(static_cast<size_t>(elements), 0.0), std::move(group)};
     int64_t offset = 0;
     for (nn::Parameter* p : bucket.parameters) {
       const int64_t n = p->value.numel();
@@ -37,9 +42,25 @@ GradientBuckets::GradientBuckets(const std::vector<nn::Parameter*>& parameters,
   }
 }
 
+void GradientBuckets::clear_accumulators() {
+  for (Bucket& bucket : buckets_) std::fill(bucket.accumulator.begin(), bucket.accumulator.end(), 0.0);
+}
+
+void GradientBuckets::accumulate() {
+  for (Bucket& bucket : buckets_) {
+    const float* grads = bucket.flat.data();
+    double* sums = bucket.accumulator.data();
+    const auto n = static_cast<size_t>(bucket.flat.numel());
+    for (size_t i = 0; i < n; ++i) sums[i] += grads[i];
+  }
+}
+
 void GradientBuckets::allreduce(comm::Communicator& communicator) {
   for (Bucket& bucket : buckets_) {
-    communicator.allreduce_sum(bucket.flat.data(), bucket.flat.numel());
+    communicator.allreduce_sum(bucket.accumulator.data(), bucket.flat.numel());
+    float* grads = bucket.flat.data();
+    const auto n = static_cast<size_t>(bucket.flat.numel());
+    for (size_t i = 0; i < n; ++i) grads[i] = static_cast<float>(bucket.accumulator[i]);
   }
 }
 

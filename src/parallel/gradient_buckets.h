@@ -1,6 +1,10 @@
 // GradientBuckets: gradients packed into a few contiguous buffers ("fusion buckets", as in
 // Horovod and PyTorch DDP) so that one allreduce moves many parameters at once. Each
-// parameter's grad becomes a view into its bucket, so nothing is copied in or out.
+// parameter's grad becomes a view into its bucket, so backward writes straight into it.
+// A step may run backward several times (micro-batches): each pass is added into a double
+// accumulator, and the accumulators are what the ranks sum. Float values summed in double
+// are exact in practice, so the total does not depend on how the micro-batches were spread
+// over ranks or in which order the reduction adds them.
 #pragma once
 
 #include <cstdint>
@@ -21,7 +25,12 @@ class GradientBuckets {
   GradientBuckets(const std::vector<nn::Parameter*>& parameters, int64_t bucket_bytes,
                   Device device);
 
-  // Sums every bucket across the ranks of `communicator`, in place, in bucket order.
+  // Zeroes the accumulators (start of a step).
+  void clear_accumulators();
+  // Adds the gradients of the last backward pass into the accumulators.
+  void accumulate();
+  // Sums the accumulators across the ranks of `communicator` in bucket order, then writes
+  // the totals, rounded to float, into the parameters' grads.
   void allreduce(comm::Communicator& communicator);
 
   size_t size() const { return buckets_.size(); }
@@ -31,7 +40,8 @@ class GradientBuckets {
 
  private:
   struct Bucket {
-    Tensor flat;  // [elements]
+    Tensor flat;                       // [elements]: the grads of one backward pass
+    std::vector<double> accumulator;   // [elements]: their sum over the step's passes
     std::vector<nn::Parameter*> parameters;
   };
   std::vector<Bucket> buckets_;

@@ -10,13 +10,13 @@ Tensor& reuse_or_allocate(Tensor& cached, int64_t rows, const Shape& row_shape) 
   return cached;
 }
 
-LocalBatch::LocalBatch(comm::Communicator& communicator, InputMode mode)
-    : communicator_(communicator), mode_(mode), exchange_(communicator) {}
+LocalBatch::LocalBatch(comm::Communicator& communicator, InputMode mode, int64_t group)
+    : communicator_(communicator), mode_(mode), group_(group), exchange_(communicator, group) {}
 
 void LocalBatch::load(const data::Dataset& data, const DataShape& shape,
                       std::span<const int64_t> rows) {
   const auto batch = static_cast<int64_t>(rows.size());
-  slice_ = data::partition(batch, communicator_.size(), communicator_.rank());
+  slice_ = data::partition(batch, communicator_.size(), communicator_.rank(), group_);
   reuse_or_allocate(inputs_, slice_.count, shape.sample_shape);
   reuse_or_allocate(targets_, slice_.count, shape.label_shape);
   if (mode_ == InputMode::kSharded) {

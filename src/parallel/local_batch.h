@@ -19,7 +19,8 @@ Tensor& reuse_or_allocate(Tensor& cached, int64_t rows, const Shape& row_shape);
 
 class LocalBatch {
  public:
-  LocalBatch(comm::Communicator& communicator, InputMode mode);
+  // Ranks hold whole groups of `group` rows of each batch (data::partition).
+  LocalBatch(comm::Communicator& communicator, InputMode mode, int64_t group);
 
   // Loads this rank's rows of the global batch whose sample ids are `rows` (the same span on
   // every rank). In scatter mode only rank 0 reads `data`.
@@ -32,6 +33,7 @@ class LocalBatch {
  private:
   comm::Communicator& communicator_;
   InputMode mode_;
+  int64_t group_;
   RowExchange exchange_;
   data::Slice slice_;
   Tensor inputs_, targets_;

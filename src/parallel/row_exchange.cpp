@@ -5,7 +5,7 @@ namespace lockstep::parallel {
 
 const data::CountsAndDisplacements& RowExchange::layout(int64_t rows, int64_t row_elements) {
   if (rows != rows_ || row_elements != row_elements_) {
-    layout_ = data::counts_and_displacements(rows, communicator_.size(), row_elements);
+    layout_ = data::counts_and_displacements(rows, communicator_.size(), row_elements, group_);
     rows_ = rows;
     row_elements_ = row_elements;
   }

@@ -12,7 +12,9 @@ namespace lockstep::parallel {
 
 class RowExchange {
  public:
-  explicit RowExchange(comm::Communicator& communicator) : communicator_(communicator) {}
+  // Ranks hold whole groups of `group` rows (data::partition with that group size).
+  explicit RowExchange(comm::Communicator& communicator, int64_t group = 1)
+      : communicator_(communicator), group_(group) {}
 
   // Rank 0's `root_block` [rows, row_elements] -> this rank's rows into `local`
   // (n_r * row_elements floats). `root_block` is read on rank 0 only.
@@ -24,6 +26,7 @@ class RowExchange {
   const data::CountsAndDisplacements& layout(int64_t rows, int64_t row_elements);
 
   comm::Communicator& communicator_;
+  int64_t group_;
   int64_t rows_ = -1, row_elements_ = -1;
   data::CountsAndDisplacements layout_;
 };

@@ -1,6 +1,7 @@
 // DataParallel's promise, checked on every rank count the test runs with: N ranks train to the
-// weights one process reaches (any global batch, also not divisible by N and smaller than N,
-// with Dropout), scatter and sharded input agree bit for bit, predict equals one process's
+// weights one process reaches — bit for bit, thanks to fixed micro-batches and gradient sums
+// in double (any global batch, also not divisible by N and smaller than N, with Dropout, any
+// micro-batch size) — scatter and sharded input agree bit for bit, predict equals one process's
 // forward in row order, evaluate reduces metrics exactly, and mismatched models are refused.
 #include <gtest/gtest.h>
 
@@ -40,6 +41,7 @@ struct Replica {
   std::unique_ptr<DataParallel> engine;
 
   Replica(comm::Communicator& communicator, DataParallelOptions options) {
+    options.micro_batch = options.micro_batch > 0 ? options.micro_batch : 16;
     model = nn::build_model(model_spec(), 42);
     engine = std::make_unique<DataParallel>(*model, communicator, Device::cpu(), options);
     engine->compile(std::make_unique<nn::CrossEntropyLoss>(),
@@ -94,11 +96,21 @@ TEST_P(Equivalence, NRanksTrainToTheOneProcessWeights) {
   DataParallelOptions options;
   options.input = mode;
   options.bucket_bytes = 512;  // several buckets
+  options.micro_batch = 8;     // several micro-batches per rank at batch 64
   Replica distributed(world(), options);
   const bool holds_data = mode == InputMode::kSharded || world().rank() == 0;
   distributed.engine->fit(holds_data ? data : data::Dataset(), thirty_steps(batch));
   EXPECT_EQ(distributed.engine->step(), 30);
+  // The reference used 16-row micro-batches, so this is the float-tolerance promise...
   EXPECT_LE(relative_difference(distributed.weights(), reference.weights()), 1e-5)
+      << "batch " << batch << ", " << world().size() << " ranks, input "
+      << input_mode_name(mode);
+  // ...and with the same micro-batches, one process gives the very same bits.
+  DataParallelOptions same_micro_batches;
+  same_micro_batches.micro_batch = 8;
+  Replica exact_reference(*local, same_micro_batches);
+  exact_reference.engine->fit(data, thirty_steps(batch));
+  EXPECT_EQ(distributed.weights(), exact_reference.weights())
       << "batch " << batch << ", " << world().size() << " ranks, input "
       << input_mode_name(mode);
 }
@@ -120,6 +132,20 @@ TEST(DataParallelTest, ScatterAndShardedGiveIdenticalWeights) {
   scattered.engine->fit(world().rank() == 0 ? data : data::Dataset(), thirty_steps(30));
   sharded.engine->fit(data, thirty_steps(30));
   EXPECT_EQ(scattered.weights(), sharded.weights());
+}
+
+TEST(DataParallelTest, EveryMicroBatchSizeIsWorldSizeInvariant) {
+  // 1 is the plain row partition n_r = B/N + (r < B%N); 7 does not divide the batch of 30.
+  const data::Dataset data = training_set(30);
+  for (int64_t micro_batch : {1, 7, 64}) {
+    DataParallelOptions options;
+    options.micro_batch = micro_batch;
+    auto local = comm::make_local_communicator();
+    Replica reference(*local, options), distributed(world(), options);
+    reference.engine->fit(data, thirty_steps(30));
+    distributed.engine->fit(data, thirty_steps(30));
+    EXPECT_EQ(distributed.weights(), reference.weights()) << "micro-batch " << micro_batch;
+  }
 }
 
 TEST(DataParallelTest, BucketSizeDoesNotChangeTheResult) {

@@ -41,6 +41,12 @@ std::string input_mode_name(InputMode mode);  // "scatter" | "sharded"
 struct DataParallelOptions {
   InputMode input = InputMode::kScatter;
   int64_t bucket_bytes = 25 << 20;  // fusion bucket size (gradients packed per allreduce)
+  // Training computes every global batch in micro-batches of this many rows, at fixed
+  // offsets (0, m, 2m, ...) whatever the number of ranks, and ranks hold whole micro-batches.
+  // Each row then meets the same arithmetic on any world size, and gradients are summed in
+  // double: N ranks reach the weights of one process bit for bit (given the same BLAS
+  // thread count per rank). Larger is faster per row, smaller balances ranks better.
+  int64_t micro_batch = 16;
 };
 
 // Where an epoch loop starts (a resumed run starts mid-epoch) and how far it goes.

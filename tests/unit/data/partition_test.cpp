@@ -64,3 +64,37 @@ TEST(Partition, CountsAndDisplacementsScaleRows) {
 
 }  // namespace
 }  // namespace lockstep::data
+
+namespace lockstep::data {
+namespace {
+
+// Grouped partition: whole groups of g rows per rank (the last group of the batch may be
+// short), balanced in groups, contiguous, covering the batch; g = 1 is the row partition.
+TEST(Partition, GroupsKeepMicroBatchBoundariesWhateverTheRankCount) {
+  for (int64_t batch = 0; batch <= 70; ++batch) {
+    for (int ranks = 1; ranks <= 9; ++ranks) {
+      EXPECT_EQ(partition_all(batch, ranks, 1), partition_all(batch, ranks));
+      for (int64_t group : {2, 3, 16, 32}) {
+        const std::vector<Slice> slices = partition_all(batch, ranks, group);
+        int64_t next = 0, min_groups = INT64_MAX, max_groups = 0;
+        for (const Slice& s : slices) {
+          EXPECT_EQ(s.offset, next) << batch << " rows, " << ranks << " ranks, group " << group;
+          EXPECT_EQ(s.offset % group == 0 || s.count == 0, true);
+          EXPECT_TRUE(s.count % group == 0 || s.end() == batch);
+          const int64_t groups = (s.count + group - 1) / group;
+          min_groups = std::min(min_groups, groups);
+          max_groups = std::max(max_groups, groups);
+          next = s.end();
+        }
+        EXPECT_EQ(next, batch);
+        EXPECT_LE(max_groups - min_groups, 1);
+      }
+    }
+  }
+  EXPECT_EQ(partition(100, 3, 1, 16), (Slice{48, 32}));  // groups 3, 2, 2 of 7
+  EXPECT_EQ(partition(100, 3, 2, 16), (Slice{80, 20}));  // the last group holds 4 rows
+  EXPECT_THROW(partition(10, 2, 0, 0), Error);
+}
+
+}  // namespace
+}  // namespace lockstep::data

@@ -54,9 +54,25 @@ TEST(GradientBucketsTest, BackwardWritesIntoTheBuckets) {
   m->forward(x, nn::ForwardContext{});
   m->backward(Tensor::full({2, 4}, 1.0f));
   EXPECT_EQ(bucket_start[0], 2.0f);  // d(sum)/d(3.bias) = number of rows
+}
+
+TEST(GradientBucketsTest, AllreduceSumsTheAccumulatedPasses) {
+  // Two micro-batches of 2 and 3 rows: the step's gradient is the sum of both passes.
+  auto m = model();
+  GradientBuckets buckets(m->parameters(), 1 << 20, Device::cpu());
+  nn::Parameter& last_bias = *m->parameters()[3];
+  buckets.clear_accumulators();
+  for (int64_t rows : {2, 3}) {
+    m->forward(Tensor::full({rows, 16}, 0.5f), nn::ForwardContext{});
+    m->backward(Tensor::full({rows, 4}, 1.0f));
+    buckets.accumulate();
+  }
   auto local = comm::make_local_communicator();
-  buckets.allreduce(*local);  // a world of one: the sum is the value itself
-  EXPECT_EQ(bucket_start[0], 2.0f);
+  buckets.allreduce(*local);  // a world of one: the sum over ranks is this rank's sum
+  EXPECT_EQ(last_bias.grad.to_vector(), std::vector<float>(4, 5.0f));
+  buckets.clear_accumulators();
+  buckets.allreduce(*local);
+  EXPECT_EQ(last_bias.grad.to_vector(), std::vector<float>(4, 0.0f));
 }
 
 TEST(GradientBucketsTest, RejectsNonPositiveBucketSize) {
