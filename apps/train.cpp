@@ -80,7 +80,7 @@ po::options_description describe(TrainOptions& o) {
        "gradient fusion bucket size in MiB")
       ("micro-batch", po::value(&o.micro_batch)->default_value(o.micro_batch),
        "rows per micro-batch: ranks compute whole micro-batches at fixed offsets, so any "
-       "number of ranks reaches the same weights")
+       "number of ranks reaches the same weights; 0: off (faster, equal only within rounding)")
       ("checkpoint", po::value(&o.checkpoint),
        "checkpoint file written at the end of every epoch (none)")
       ("checkpoint-every", po::value(&o.checkpoint_every)->default_value(o.checkpoint_every),
@@ -106,7 +106,7 @@ void validate(const TrainOptions& o) {
   LOCKSTEP_CHECK(o.seed >= 0, "--seed must be at least 0, found " << o.seed);
   LOCKSTEP_CHECK(o.bucket_mb > 0 && o.bucket_mb <= 4096,
                  "--bucket-mb must be in (0, 4096], found " << o.bucket_mb);
-  LOCKSTEP_CHECK(o.micro_batch >= 1, "--micro-batch must be at least 1, found " << o.micro_batch);
+  LOCKSTEP_CHECK(o.micro_batch >= 0, "--micro-batch must be at least 0, found " << o.micro_batch);
   LOCKSTEP_CHECK(o.checkpoint_every >= 0,
                  "--checkpoint-every must be at least 0, found " << o.checkpoint_every);
   LOCKSTEP_CHECK(o.log_every >= 1, "--log-every must be at least 1, found " << o.log_every);

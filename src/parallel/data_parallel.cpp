@@ -64,8 +64,8 @@ uint64_t model_fingerprint(nn::Sequential& model) {
 DataParallel::DataParallel(nn::Sequential& model, comm::Communicator& communicator,
                            Device device, DataParallelOptions options)
     : model_(model), communicator_(communicator), device_(device), options_(options) {
-  LOCKSTEP_CHECK(options_.micro_batch >= 1, "DataParallel: micro-batch must be at least 1 row, "
-                                            "found " << options_.micro_batch);
+  LOCKSTEP_CHECK(options_.micro_batch >= 0, "DataParallel: micro-batch must be 0 (off) or a "
+                                            "number of rows, found " << options_.micro_batch);
   check_same_model(communicator_, model_fingerprint(model_));
   model_.to(device_);
   // Rank 0's initial weights everywhere: replicas start equal and so stay equal.
@@ -107,9 +107,10 @@ nn::LossValue DataParallel::run_step(const Tensor& inputs, const Tensor& targets
   // Training runs micro-batch by micro-batch (DataParallelOptions::micro_batch; this rank's
   // rows start on a micro-batch boundary). Evaluation has no gradients and runs all rows.
   const int64_t rows = inputs.size(0);
-  const int64_t chunk = training ? options_.micro_batch : std::max<int64_t>(rows, 1);
+  const bool exact = training && options_.micro_batch > 0;
+  const int64_t chunk = exact ? options_.micro_batch : std::max<int64_t>(rows, 1);
   nn::LossValue local;
-  if (training) buckets_->clear_accumulators();
+  if (exact) buckets_->clear_accumulators();
   for (int64_t begin = 0; begin < rows; begin += chunk) {
     const int64_t end = std::min(rows, begin + chunk);
     context.first_sample = first_sample + begin;
@@ -119,13 +120,18 @@ nn::LossValue DataParallel::run_step(const Tensor& inputs, const Tensor& targets
     local.sum += part.sum;
     local.rows += part.rows;
     local.correct += part.correct;
-    if (training) {
-      model_.backward(output_grad_);
-      buckets_->accumulate();
-    }
+    if (training) model_.backward(output_grad_);
+    if (exact) buckets_->accumulate();
   }
   if (training) {
-    buckets_->allreduce(communicator_);
+    if (!exact && rows == 0) {  // no backward ran here: contribute nothing, not stale grads
+      for (nn::Parameter* p : model_.parameters()) p->grad.fill(0.0f);
+    }
+    if (exact) {
+      buckets_->allreduce_accumulated(communicator_);
+    } else {
+      buckets_->allreduce_grads(communicator_);
+    }
     optimizer_->step(model_.parameters(), 1.0f / static_cast<float>(batch_rows));
     ++step_;
   }

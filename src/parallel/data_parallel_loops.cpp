@@ -60,7 +60,7 @@ Metrics DataParallel::fit(const data::Dataset& data, const FitOptions& options,
   LOCKSTEP_CHECK(options.initial_batch <= batches,
                  "DataParallel::fit: initial batch " << options.initial_batch << " is past the "
                                                      << batches << " batches of an epoch");
-  LocalBatch batch(communicator_, options_.input, options_.micro_batch);
+  LocalBatch batch(communicator_, options_.input, std::max<int64_t>(1, options_.micro_batch));
   Metrics last;
   for (int64_t epoch = options.initial_epoch; epoch < options.epochs; ++epoch) {
     const std::vector<int64_t> order =
@@ -89,7 +89,7 @@ Metrics DataParallel::evaluate(const data::Dataset& data, int64_t batch_size) {
   const DataShape shape = agree_on_data_shape(communicator_, data, options_.input);
   check_fits_model(shape, model_, "evaluate");
   const std::vector<int64_t> order = data::global_order(shape.samples, 0, 0, false);
-  LocalBatch batch(communicator_, options_.input, options_.micro_batch);
+  LocalBatch batch(communicator_, options_.input, std::max<int64_t>(1, options_.micro_batch));
   nn::LossValue total;
   const int64_t batches = data::batches_per_epoch(shape.samples, batch_size, false);
   for (int64_t b = 0; b < batches; ++b) {

@@ -55,7 +55,11 @@ void GradientBuckets::accumulate() {
   }
 }
 
-void GradientBuckets::allreduce(comm::Communicator& communicator) {
+void GradientBuckets::allreduce_grads(comm::Communicator& communicator) {
+  for (Bucket& bucket : buckets_) communicator.allreduce_sum(bucket.flat.data(), bucket.flat.numel());
+}
+
+void GradientBuckets::allreduce_accumulated(comm::Communicator& communicator) {
   for (Bucket& bucket : buckets_) {
     communicator.allreduce_sum(bucket.accumulator.data(), bucket.flat.numel());
     float* grads = bucket.flat.data();

@@ -31,7 +31,10 @@ class GradientBuckets {
   void accumulate();
   // Sums the accumulators across the ranks of `communicator` in bucket order, then writes
   // the totals, rounded to float, into the parameters' grads.
-  void allreduce(comm::Communicator& communicator);
+  void allreduce_accumulated(comm::Communicator& communicator);
+  // Sums the grads of the last backward pass across ranks in float, in place (no
+  // accumulators: faster, but the rounding depends on how rows were spread over ranks).
+  void allreduce_grads(comm::Communicator& communicator);
 
   size_t size() const { return buckets_.size(); }
   int64_t total_elements() const { return total_elements_; }

@@ -46,6 +46,9 @@ struct DataParallelOptions {
   // Each row then meets the same arithmetic on any world size, and gradients are summed in
   // double: N ranks reach the weights of one process bit for bit (given the same BLAS
   // thread count per rank). Larger is faster per row, smaller balances ranks better.
+  // 0 turns this off: each rank runs its rows (B/N + (r < B%N)) at once and gradients are
+  // summed in float — faster, equal to one process only within rounding, which long runs
+  // amplify.
   int64_t micro_batch = 16;
 };
 

@@ -68,11 +68,14 @@ TEST(GradientBucketsTest, AllreduceSumsTheAccumulatedPasses) {
     buckets.accumulate();
   }
   auto local = comm::make_local_communicator();
-  buckets.allreduce(*local);  // a world of one: the sum over ranks is this rank's sum
+  buckets.allreduce_accumulated(*local);  // a world of one: the sum over ranks is this rank's sum
   EXPECT_EQ(last_bias.grad.to_vector(), std::vector<float>(4, 5.0f));
   buckets.clear_accumulators();
-  buckets.allreduce(*local);
+  buckets.allreduce_accumulated(*local);
   EXPECT_EQ(last_bias.grad.to_vector(), std::vector<float>(4, 0.0f));
+  m->backward(Tensor::full({3, 4}, 1.0f));  // the float path leaves one pass's grads as they are
+  buckets.allreduce_grads(*local);
+  EXPECT_EQ(last_bias.grad.to_vector(), std::vector<float>(4, 3.0f));
 }
 
 TEST(GradientBucketsTest, RejectsNonPositiveBucketSize) {
