@@ -16,6 +16,7 @@
 #include "lockstep/data/npy.h"
 #include "lockstep/io/checkpoint.h"
 #include "lockstep/io/load_weights.h"
+#include "lockstep/io/run_settings.h"
 #include "lockstep/parallel/data_parallel.h"
 #include "lockstep/runtime/runtime.h"
 
@@ -32,6 +33,7 @@ struct PredictOptions {
   int64_t seed = 0;  // unless set: the checkpoint's (it keys synthetic data)
   std::string input = "scatter";
   std::string device = "cpu";
+  double collective_timeout = 300.0;
   po::variables_map given;
 
   bool set(const char* name) const { return given.count(name) && !given[name].defaulted(); }
@@ -55,7 +57,9 @@ po::options_description describe(PredictOptions& o) {
       ("seed", po::value(&o.seed), "seed of synthetic data (the checkpoint's)")
       ("input", po::value(&o.input)->default_value(o.input),
        "scatter or sharded (inputs start on rank 0 either way)")
-      ("device", po::value(&o.device)->default_value(o.device), "cpu, or cuda in builds with CUDA");
+      ("device", po::value(&o.device)->default_value(o.device), "cpu, or cuda in builds with CUDA")
+      ("collective-timeout", po::value(&o.collective_timeout)->default_value(o.collective_timeout),
+       "seconds a rank waits in a collective before ending the job (exit code 3)");
   // clang-format on
   return desc;
 }
@@ -83,6 +87,9 @@ bool parse_options(int argc, char** argv, PredictOptions& o) {
   }
   LOCKSTEP_CHECK(o.batch_size >= 1, "--batch-size must be at least 1, found " << o.batch_size);
   LOCKSTEP_CHECK(o.seed >= 0, "--seed must be at least 0, found " << o.seed);
+  LOCKSTEP_CHECK(
+      o.collective_timeout > 0 && std::isfinite(o.collective_timeout),
+      "--collective-timeout must be a positive number of seconds, found " << o.collective_timeout);
   parallel::parse_input_mode(o.input);
   return true;
 }
@@ -135,10 +142,8 @@ int predict(runtime::Runtime& rt, PredictOptions& o) {
   }
   const io::Checkpoint checkpoint = io::read_checkpoint(o.checkpoint);  // every rank
   std::unique_ptr<nn::Sequential> model = io::load_model(checkpoint);
-  const nlohmann::json& extra = checkpoint.state.extra;
-  if (!o.set("data") && extra.is_object() && extra.contains("data") && extra["data"].is_string()) {
-    o.data = extra["data"].get<std::string>();
-  }
+  const std::optional<std::string> trained_on = io::read_run_settings(checkpoint.state.extra).data;
+  if (!o.set("data") && trained_on) o.data = *trained_on;
   if (!o.set("seed")) o.seed = static_cast<int64_t>(checkpoint.state.seed);
   LOCKSTEP_CHECK(model->output_shape().size() == 1,
                  "predict: model '" << model->name() << "' gives outputs of shape "
@@ -152,6 +157,7 @@ int predict(runtime::Runtime& rt, PredictOptions& o) {
   }
   parallel::DataParallelOptions options;
   options.input = parallel::parse_input_mode(o.input);
+  options.collective_timeout_s = o.collective_timeout;
   parallel::DataParallel dp(*model, rt.world(), device, options);
   runtime::info("model %s from '%s' (step %lld); data %s: %lld test samples; %d ranks",
                 model->name().c_str(), o.checkpoint.c_str(),

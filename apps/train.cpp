@@ -1,23 +1,27 @@
-// train: trains a model with DataParallel on every rank of the job, with checkpoints, resume,
-// progress on rank 0 and a JSON-lines metrics log.
-//   mpirun -np 2 train --model mlp --epochs 2 --checkpoint mlp.safetensors
+// train: trains a model with DataParallel on every rank of the job, with checkpoints, exact
+// resume, preemption by signal, progress on rank 0 and a JSON-lines metrics log.
+//   mpirun -np 2 train --model mlp --epochs 2 --checkpoint-dir run --resume auto
 #include <boost/program_options.hpp>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <memory>
 #include <optional>
 #include <string>
-#include <type_traits>
 
 #include "lockstep/backend/backend.h"
 #include "lockstep/core/error.h"
 #include "lockstep/data/data_source.h"
 #include "lockstep/io/checkpoint.h"
+#include "lockstep/io/checkpoint_writer.h"
+#include "lockstep/io/run_settings.h"
 #include "lockstep/nn/loss.h"
 #include "lockstep/nn/sequential.h"
 #include "lockstep/optim/optimizer.h"
 #include "lockstep/parallel/data_parallel.h"
+#include "lockstep/runtime/fault_injection.h"
+#include "lockstep/runtime/preemption.h"
 #include "lockstep/runtime/progress.h"
 #include "lockstep/runtime/runtime.h"
 
@@ -42,8 +46,12 @@ struct TrainOptions {
   std::string input = "scatter";
   double bucket_mb = 25.0;
   int64_t micro_batch = 16;
-  std::string checkpoint, resume, metrics;
+  std::string checkpoint, checkpoint_dir, resume, metrics;
   int64_t checkpoint_every = 0;
+  int64_t keep_checkpoints = 2;
+  std::string checkpoint_errors = "stop";
+  int64_t max_steps = 0;  // 0: no limit
+  double collective_timeout = 300.0;
   int64_t log_every = 50;
   std::string device = "cpu";
   std::string progress = "auto";
@@ -83,11 +91,23 @@ po::options_description describe(TrainOptions& o) {
        "number of ranks reaches the same weights; 0: off (faster, equal only within rounding)")
       ("checkpoint", po::value(&o.checkpoint),
        "checkpoint file written at the end of every epoch (none)")
+      ("checkpoint-dir", po::value(&o.checkpoint_dir),
+       "or a folder of ckpt-<step>.safetensors checkpoints, created if needed (none)")
       ("checkpoint-every", po::value(&o.checkpoint_every)->default_value(o.checkpoint_every),
-       "also write it every N steps (0: only per epoch)")
+       "also checkpoint every N steps (0: only per epoch)")
+      ("keep-checkpoints", po::value(&o.keep_checkpoints)->default_value(o.keep_checkpoints),
+       "checkpoints --checkpoint-dir keeps; older ones go once a new one is in place")
+      ("checkpoint-errors", po::value(&o.checkpoint_errors)->default_value(o.checkpoint_errors),
+       "when a checkpoint cannot be written: stop (exit code 5) or continue with a warning")
       ("resume", po::value(&o.resume),
        "continue the run saved in this checkpoint, with its model, data, batch size, seed, "
-       "optimizer and epochs unless given here (none)")
+       "optimizer and epochs unless given here; auto: the newest valid checkpoint of "
+       "--checkpoint-dir (or --checkpoint), else a fresh start (none)")
+      ("max-steps", po::value(&o.max_steps)->default_value(o.max_steps),
+       "stop once the run has taken this many steps, with a checkpoint; a resume keeps it "
+       "unless given here (0: no limit)")
+      ("collective-timeout", po::value(&o.collective_timeout)->default_value(o.collective_timeout),
+       "seconds a rank waits in a collective before ending the job (exit code 3)")
       ("metrics", po::value(&o.metrics), "JSON-lines metrics file written by rank 0 (none)")
       ("log-every", po::value(&o.log_every)->default_value(o.log_every), "steps per metrics record")
       ("device", po::value(&o.device)->default_value(o.device), "cpu, or cuda in builds with CUDA")
@@ -110,6 +130,19 @@ void validate(const TrainOptions& o) {
   LOCKSTEP_CHECK(o.checkpoint_every >= 0,
                  "--checkpoint-every must be at least 0, found " << o.checkpoint_every);
   LOCKSTEP_CHECK(o.log_every >= 1, "--log-every must be at least 1, found " << o.log_every);
+  LOCKSTEP_CHECK(o.checkpoint.empty() || o.checkpoint_dir.empty(),
+                 "--checkpoint and --checkpoint-dir exclude each other; give one");
+  LOCKSTEP_CHECK(o.keep_checkpoints >= 1,
+                 "--keep-checkpoints must be at least 1, found " << o.keep_checkpoints);
+  LOCKSTEP_CHECK(
+      o.checkpoint_errors == "stop" || o.checkpoint_errors == "continue",
+      "--checkpoint-errors must be stop or continue, found '" << o.checkpoint_errors << "'");
+  LOCKSTEP_CHECK(o.resume != "auto" || !o.checkpoint.empty() || !o.checkpoint_dir.empty(),
+                 "--resume auto needs --checkpoint-dir (or --checkpoint) to look in");
+  LOCKSTEP_CHECK(o.max_steps >= 0, "--max-steps must be at least 0, found " << o.max_steps);
+  LOCKSTEP_CHECK(
+      o.collective_timeout > 0 && std::isfinite(o.collective_timeout),
+      "--collective-timeout must be a positive number of seconds, found " << o.collective_timeout);
   runtime::parse_progress_style(o.progress);  // throws naming the accepted styles
   parallel::parse_input_mode(o.input);        // throws naming the accepted modes
 }
@@ -181,15 +214,6 @@ nlohmann::json hyperparameters(const TrainOptions& o, nlohmann::json base) {
 
 // ---- the run ---------------------------------------------------------------------------------
 
-// A field of a checkpoint's trainer_state.extra, when present with type T.
-template <typename T>
-std::optional<T> extra_field(const nlohmann::json& extra, const char* key) {
-  if (!extra.is_object() || !extra.contains(key)) return {};
-  const nlohmann::json& value = extra[key];
-  if (std::is_same_v<T, std::string> ? !value.is_string() : !value.is_number_integer()) return {};
-  return value.get<T>();
-}
-
 // A resumed run keeps the checkpoint's settings unless the command line sets them; the
 // optimizer and seed must then agree (the data order of the epoch in progress hangs on it).
 void adopt_checkpoint_options(TrainOptions& o, const io::Checkpoint& ck) {
@@ -204,12 +228,19 @@ void adopt_checkpoint_options(TrainOptions& o, const io::Checkpoint& ck) {
                  "--resume: checkpoint '" << source << "' has seed " << ck.state.seed
                                           << ", --seed says " << o.seed
                                           << "; a resumed run keeps its seed");
-  const nlohmann::json& extra = ck.state.extra;
-  const auto batch_size = extra_field<int64_t>(extra, "batch_size");
-  if (batch_size && *batch_size >= 1 && !o.set("batch-size")) o.batch_size = *batch_size;
-  const auto epochs = extra_field<int64_t>(extra, "epochs");
-  if (epochs && *epochs >= 1 && !o.set("epochs")) o.epochs = *epochs;
-  if (auto data = extra_field<std::string>(extra, "data"); data && !o.set("data")) o.data = *data;
+  const io::RunSettings saved = io::read_run_settings(ck.state.extra);
+  if (saved.batch_size && !o.set("batch-size")) o.batch_size = *saved.batch_size;
+  if (saved.epochs && !o.set("epochs")) o.epochs = *saved.epochs;
+  if (saved.max_steps && !o.set("max-steps")) o.max_steps = *saved.max_steps;
+  if (saved.data && !o.set("data")) o.data = *saved.data;
+  // Micro-batches fix the arithmetic: another size still trains, but not bit for bit.
+  if (saved.micro_batch && !o.set("micro-batch")) o.micro_batch = *saved.micro_batch;
+  if (saved.micro_batch && *saved.micro_batch != o.micro_batch && runtime::log_rank() == 0) {
+    runtime::warn(
+        "--micro-batch %lld differs from the checkpoint's %lld: the run goes on, but "
+        "no longer bit for bit as it would have without the stop",
+        static_cast<long long>(o.micro_batch), static_cast<long long>(*saved.micro_batch));
+  }
   LOCKSTEP_CHECK(ck.state.position_in_epoch % o.batch_size == 0,
                  "--resume: checkpoint '"
                      << source << "' stopped after sample " << ck.state.position_in_epoch
@@ -247,43 +278,100 @@ Run resumed_run(const TrainOptions& o, const io::Checkpoint& ck) {
   return run;
 }
 
-// Writes the checkpoint from rank 0; the trainer state says where a resume picks up.
-class CheckpointWriter {
+// Where the run stands and how to rebuild it: what a checkpoint records beyond the weights
+// and the optimizer state.
+io::TrainerState trainer_state(const TrainOptions& o, int world_size, int64_t step, int64_t epoch,
+                               int64_t position) {
+  io::TrainerState state;
+  state.step = step;
+  state.epoch = epoch;
+  state.position_in_epoch = position;
+  state.seed = static_cast<uint64_t>(o.seed);
+  state.world_size = world_size;
+  state.extra = io::run_settings_json({o.batch_size, o.epochs, o.max_steps, o.micro_batch, o.data});
+  state.extra["loss"] = "cross_entropy";
+  return state;
+}
+
+// Ends fit at a step boundary; the callbacks throw it on every rank alike.
+struct StopTraining {
+  int exit_code;
+};
+
+// What happens between steps, the same on every rank: checkpoints when due, and a stop when a
+// signal reached any rank (agreed by a collective) or --max-steps is reached.
+class StepBoundary {
  public:
-  // Checks the folder now rather than after the first epoch.
-  CheckpointWriter(const TrainOptions& o, int world_size, bool writer)
-      : options_(o), world_size_(world_size), enabled_(writer && !o.checkpoint.empty()) {
-    if (!enabled_) return;
-    const std::filesystem::path folder = std::filesystem::absolute(o.checkpoint).parent_path();
-    LOCKSTEP_CHECK(std::filesystem::is_directory(folder),
-                   "--checkpoint: folder '" << folder.string() << "' does not exist");
+  StepBoundary(const TrainOptions& o, int world_size, parallel::DataParallel& dp,
+               io::CheckpointWriter& writer, runtime::TrainingProgress& progress)
+      : o_(o), world_size_(world_size), dp_(dp), writer_(writer), progress_(progress) {}
+
+  void on_step(const parallel::StepReport& r) {
+    notice_ = runtime::agree_on_preemption(dp_.communicator());
+    stopping_ = notice_.requested() || (o_.max_steps > 0 && r.step >= o_.max_steps);
+    if (r.batch + 1 == r.batches_per_epoch) return;  // on_epoch checkpoints and stops
+    const bool due = o_.checkpoint_every > 0 && r.step % o_.checkpoint_every == 0;
+    if (due || stopping_) save(r.epoch, (r.batch + 1) * o_.batch_size);
+    if (stopping_) stop();
   }
 
-  bool enabled() const { return enabled_; }
-
-  void save(parallel::DataParallel& dp, int64_t epoch, int64_t position) const {
-    if (!enabled_) return;
-    io::TrainerState state;
-    state.step = dp.step();
-    state.epoch = epoch;
-    state.position_in_epoch = position;
-    state.seed = static_cast<uint64_t>(options_.seed);
-    state.world_size = world_size_;
-    state.extra = {{"batch_size", options_.batch_size},
-                   {"epochs", options_.epochs},
-                   {"data", options_.data},
-                   {"loss", "cross_entropy"}};
-    io::save_checkpoint(options_.checkpoint, dp.model(), dp.optimizer(), state);
+  void on_epoch(int64_t epoch) {
+    save(epoch + 1, 0);
+    if (stopping_) stop();
   }
 
  private:
-  const TrainOptions& options_;
+  // Rank 0 writes, every rank hears the outcome: a failure stops every rank or none.
+  void save(int64_t epoch, int64_t position) {
+    io::SaveOutcome outcome;
+    progress_.exclude([&] {
+      outcome = writer_.save(dp_.model(), dp_.optimizer(),
+                             trainer_state(o_, world_size_, dp_.step(), epoch, position));
+    });
+    for (const std::string& warning : outcome.warnings) runtime::warn("%s", warning.c_str());
+    if (!outcome.failed()) return;
+    if (o_.checkpoint_errors == "continue") {
+      runtime::warn("%s; training continues (--checkpoint-errors continue)", outcome.error.c_str());
+      return;
+    }
+    runtime::error("%s; training stops (exit code 5)", outcome.error.c_str());
+    throw StopTraining{runtime::kExitCheckpointFailed};
+  }
+
+  [[noreturn]] void stop() const {
+    const long long step = static_cast<long long>(dp_.step());
+    const std::string where = writer_.status_at(dp_.step());
+    if (!notice_.requested()) {
+      runtime::info("stopped at step %lld (--max-steps): %s", step, where.c_str());
+      throw StopTraining{runtime::kExitOk};
+    }
+    runtime::info("preempted by %s (received by rank %d): stopped at step %lld, %s%s",
+                  runtime::signal_name(notice_.signal).c_str(), notice_.rank, step, where.c_str(),
+                  writer_.enabled() ? "; continue with --resume auto" : "");
+    throw StopTraining{runtime::kExitPreempted};
+  }
+
+  const TrainOptions& o_;
   int world_size_;
-  bool enabled_;
+  parallel::DataParallel& dp_;
+  io::CheckpointWriter& writer_;
+  runtime::TrainingProgress& progress_;
+  runtime::PreemptionNotice notice_;
+  bool stopping_ = false;
 };
 
+parallel::DataParallelOptions engine_options(const TrainOptions& o) {
+  parallel::DataParallelOptions options;
+  options.input = parallel::parse_input_mode(o.input);
+  options.bucket_bytes = static_cast<int64_t>(o.bucket_mb * (1 << 20));
+  options.micro_batch = o.micro_batch;
+  options.collective_timeout_s = o.collective_timeout;
+  return options;
+}
+
 void describe_run(const TrainOptions& o, const runtime::ProcessInfo& info,
-                  parallel::DataParallel& dp, const data::TrainTestData& data) {
+                  parallel::DataParallel& dp, const data::TrainTestData& data,
+                  const std::optional<io::Checkpoint>& checkpoint) {
   runtime::info("model %s: %lld parameters; %s x %d ranks, %s input; optimizer %s, lr %g",
                 dp.model().name().c_str(), static_cast<long long>(dp.model().parameter_count()),
                 o.device.c_str(), info.size, o.input.c_str(), o.optimizer.c_str(),
@@ -291,11 +379,18 @@ void describe_run(const TrainOptions& o, const runtime::ProcessInfo& info,
   runtime::info("data %s: train %lld samples, test %lld; global batch %lld", o.data.c_str(),
                 static_cast<long long>(data.train.size()), static_cast<long long>(data.test.size()),
                 static_cast<long long>(o.batch_size));
+  if (!checkpoint) return;
+  const io::TrainerState& start = checkpoint->state;
+  runtime::info("resuming '%s' at epoch %lld, sample %lld, step %lld (saved by %d ranks)",
+                checkpoint->path.c_str(), static_cast<long long>(start.epoch + 1),
+                static_cast<long long>(start.position_in_epoch), static_cast<long long>(start.step),
+                start.world_size);
 }
 
-void fit(const TrainOptions& o, parallel::DataParallel& dp, const data::Dataset& train,
-         const io::TrainerState& start, runtime::TrainingProgress& progress,
-         const CheckpointWriter& writer) {
+// Trains up to --epochs; returns the exit code (a stop by signal or failed checkpoint).
+int fit(const TrainOptions& o, parallel::DataParallel& dp, const data::Dataset& train,
+        const io::TrainerState& start, runtime::TrainingProgress& progress,
+        StepBoundary& boundary) {
   parallel::FitOptions fit;
   fit.epochs = o.epochs;
   fit.batch_size = o.batch_size;
@@ -305,62 +400,81 @@ void fit(const TrainOptions& o, parallel::DataParallel& dp, const data::Dataset&
   const auto on_step = [&](const parallel::StepReport& r) {
     progress.on_step({r.step, r.epoch, r.batch, r.batches_per_epoch, r.batch_metrics.samples,
                       r.batch_metrics.loss, r.batch_metrics.accuracy});
-    const bool last = r.batch + 1 == r.batches_per_epoch;  // on_epoch writes that one
-    if (writer.enabled() && o.checkpoint_every > 0 && r.step % o.checkpoint_every == 0 && !last) {
-      progress.exclude([&] { writer.save(dp, r.epoch, (r.batch + 1) * o.batch_size); });
-    }
+    boundary.on_step(r);
   };
   const auto on_epoch = [&](int64_t epoch, const parallel::Metrics& m) {
     progress.on_epoch(epoch, m.loss, m.accuracy);
-    progress.exclude([&] { writer.save(dp, epoch + 1, 0); });
+    boundary.on_epoch(epoch);
   };
-  dp.fit(train, fit, on_step, on_epoch);
+  try {
+    dp.fit(train, fit, on_step, on_epoch);
+  } catch (const StopTraining& stop) {
+    return stop.exit_code;
+  }
+  return runtime::kExitOk;
+}
+
+// The checkpoint to resume from (--resume PATH or auto), its settings adopted into `o`.
+std::optional<io::Checkpoint> resume_point(runtime::Runtime& rt, TrainOptions& o,
+                                           const io::CheckpointTarget& target) {
+  io::ResumePoint point = io::find_resume_checkpoint(rt.world(), o.resume, target);
+  for (const io::SkippedCheckpoint& skipped : point.skipped) {
+    if (rt.info().rank == 0) {
+      runtime::warn("skipping checkpoint '%s': %s", skipped.path.string().c_str(),
+                    skipped.reason.c_str());
+    }
+  }
+  if (point.checkpoint) {
+    adopt_checkpoint_options(o, *point.checkpoint);
+  } else if (o.resume == "auto") {
+    runtime::info("no checkpoint to resume from in '%s': starting afresh",
+                  (o.checkpoint_dir.empty() ? o.checkpoint : o.checkpoint_dir).c_str());
+  }
+  return std::move(point.checkpoint);
 }
 
 int train(runtime::Runtime& rt, TrainOptions& o) {
   const runtime::ProcessInfo& info = rt.info();
   const Device device = parse_device(o.device, info.local_rank);
-  std::optional<io::Checkpoint> checkpoint;
-  if (!o.resume.empty()) {
-    checkpoint = io::read_checkpoint(o.resume);
-    adopt_checkpoint_options(o, *checkpoint);
-  }
+  const io::CheckpointTarget target{o.checkpoint, o.checkpoint_dir, o.keep_checkpoints};
+  const std::optional<io::Checkpoint> checkpoint = resume_point(rt, o, target);
   Run run = checkpoint ? resumed_run(o, *checkpoint) : fresh_run(o);
-  const CheckpointWriter writer(o, info.size, info.rank == 0);
-  const parallel::InputMode input = parallel::parse_input_mode(o.input);
+  const int rank = info.rank;
+  io::CheckpointWriter writer(rt.world(), target, checkpoint ? checkpoint->path : "",
+                              [rank](int64_t step) {
+                                // The LOCKSTEP_FAULT test hook (kill_in_checkpoint).
+                                runtime::inject_fault_in_checkpoint(rank, step);
+                              });
+  const parallel::DataParallelOptions options = engine_options(o);
   data::TrainTestData data;  // scatter mode: only rank 0 holds the data
-  if (info.rank == 0 || input == parallel::InputMode::kSharded) {
+  if (info.rank == 0 || options.input == parallel::InputMode::kSharded) {
     data =
         data::load_train_test(o.data, data::kDefaultFashionMnistDir, static_cast<uint64_t>(o.seed));
   }
-  parallel::DataParallelOptions options;
-  options.input = input;
-  options.bucket_bytes = static_cast<int64_t>(o.bucket_mb * (1 << 20));
-  options.micro_batch = o.micro_batch;
   parallel::DataParallel dp(*run.model, rt.world(), device, options);
   dp.compile(std::make_unique<nn::CrossEntropyLoss>(), std::move(run.optimizer));
   dp.set_step(run.start.step);
-  describe_run(o, info, dp, data);
-  if (checkpoint) {
-    runtime::info("resuming '%s' at epoch %lld, sample %lld, step %lld (saved by %d ranks)",
-                  o.resume.c_str(), static_cast<long long>(run.start.epoch + 1),
-                  static_cast<long long>(run.start.position_in_epoch),
-                  static_cast<long long>(run.start.step), run.start.world_size);
-  }
+  describe_run(o, info, dp, data, checkpoint);
   runtime::TrainingProgress progress({info.rank == 0, runtime::parse_progress_style(o.progress),
                                       o.epochs, o.log_every, o.metrics, checkpoint.has_value(),
                                       run.start.step, run.start.epoch});
-  if (run.start.epoch < o.epochs) {
-    fit(o, dp, data.train, run.start, progress, writer);
-  } else {
+  StepBoundary boundary(o, info.size, dp, writer, progress);
+  int code = runtime::kExitOk;
+  if (run.start.epoch >= o.epochs) {
     runtime::info("the run is complete at epoch %lld of %lld: nothing to train",
                   static_cast<long long>(run.start.epoch), static_cast<long long>(o.epochs));
+  } else if (o.max_steps > 0 && run.start.step >= o.max_steps) {
+    runtime::info("the run is at step %lld, --max-steps %lld: nothing to train",
+                  static_cast<long long>(run.start.step), static_cast<long long>(o.max_steps));
+  } else {
+    code = fit(o, dp, data.train, run.start, progress, boundary);
   }
+  if (code != runtime::kExitOk) return code;
   parallel::Metrics test;
   const double before = progress.wall_seconds();
   progress.exclude([&] { test = dp.evaluate(data.test, o.batch_size); });
   progress.on_test(test.loss, test.accuracy, test.samples, progress.wall_seconds() - before);
-  if (writer.enabled()) runtime::info("checkpoint: %s", o.checkpoint.c_str());
+  if (writer.last_step() >= 0) runtime::info("checkpoint: %s", writer.last_written().c_str());
   runtime::info("test accuracy %.4f (loss %.4f, %lld samples)", test.accuracy, test.loss,
                 static_cast<long long>(test.samples));
   return runtime::kExitOk;
@@ -371,6 +485,7 @@ int train(runtime::Runtime& rt, TrainOptions& o) {
 int main(int argc, char** argv) {
   runtime::Runtime rt(&argc, &argv);
   return runtime::run_guarded(rt, [&] {
+    runtime::install_preemption_handlers();  // after MPI's start-up, which may set its own
     TrainOptions options;
     if (!parse_options(argc, argv, options)) return runtime::kExitOk;
     return train(rt, options);

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds Lockstep and runs every test: the full suite in ./build, then the file parsers
-# (data and io tests) again under AddressSanitizer + UBSan in ./build-asan.
+# (data and io tests) again under AddressSanitizer + UBSan in ./build-asan, then each parser's
+# libFuzzer target for a bounded time in ./build-fuzz.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,3 +15,6 @@ cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DLOCKSTEP_SANITIZE=O
   -DLOCKSTEP_WITH_CUDA=OFF
 cmake --build build-asan -j "$(nproc)" --target lockstep_data_tests lockstep_io_tests
 ASAN_OPTIONS=detect_leaks=1 ctest --test-dir build-asan --output-on-failure -j "$(nproc)" -L 'data|io'
+
+# The parsers' libFuzzer targets (clang, ASan + UBSan), 20 seconds each, seeded from tests/corpus.
+bash scripts/fuzz.sh 20

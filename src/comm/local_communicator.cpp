@@ -1,5 +1,7 @@
 // LocalCommunicator: a group of one process. Collectives are copies; arguments are checked
 // exactly as the MPI communicator checks them, so code tested alone fails alike under mpirun.
+// Collectives are counted like the MPI communicator's; with no peer to wait for, the deadline
+// has nothing to enforce.
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -22,10 +24,17 @@ class LocalCommunicator final : public Communicator {
     detail::check_root(where, root, 1);
     detail::check_length(where, "bytes", bytes);
     detail::check_buffer(where, "data", data, bytes);
+    next_sequence();
   }
 
-  void allreduce_sum(float* data, int64_t count) override { check_reduce(data, count); }
-  void allreduce_sum(double* data, int64_t count) override { check_reduce(data, count); }
+  void allreduce_sum(float* data, int64_t count) override {
+    check_reduce(data, count);
+    next_sequence();
+  }
+  void allreduce_sum(double* data, int64_t count) override {
+    check_reduce(data, count);
+    next_sequence();
+  }
 
   void scatterv(const float* send, const std::vector<int64_t>& counts,
                 const std::vector<int64_t>& displacements, float* receive, int root) override {
@@ -34,6 +43,7 @@ class LocalCommunicator final : public Communicator {
     detail::check_layout(where, counts, displacements, 1);
     detail::check_buffer(where, "send", send, counts[0]);
     detail::check_buffer(where, "receive", receive, counts[0]);
+    next_sequence();
     copy(receive, send + displacements[0], counts[0]);
   }
 
@@ -44,6 +54,7 @@ class LocalCommunicator final : public Communicator {
     detail::check_layout(where, counts, displacements, 1);
     detail::check_buffer(where, "send", send, counts[0]);
     detail::check_buffer(where, "receive", receive, counts[0]);
+    next_sequence();
     copy(receive + displacements[0], send, counts[0]);
   }
 
@@ -52,10 +63,11 @@ class LocalCommunicator final : public Communicator {
     detail::check_length(where, "bytes", bytes);
     detail::check_buffer(where, "send", send, bytes);
     detail::check_buffer(where, "receive", receive, bytes);
+    next_sequence();
     if (bytes > 0) std::memmove(receive, send, static_cast<size_t>(bytes));
   }
 
-  void barrier() override {}
+  void barrier() override { next_sequence(); }
 
   // The job is this process: flush what it printed and end it.
   [[noreturn]] void abort(int code) override {

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <fstream>
 #include <limits>
+#include <memory>
 
 #include "data/byte_order.h"
 #include "lockstep/core/error.h"
@@ -28,34 +29,32 @@ std::string hex_byte(unsigned value) {
   return std::string("0x") + kDigits[(value >> 4) & 0xF] + kDigits[value & 0xF];
 }
 
-// Reads a file front to back, through zlib when it starts with the gzip magic 1f 8b.
+// Reads a file front to back. A file that starts with the gzip magic 1f 8b is inflated on the
+// way: one gzip member or several back to back (as `cat a.gz b.gz` makes), and any other bytes
+// after the last member are trailing data, refused as they are after a plain payload.
 class ByteSource {
  public:
-  explicit ByteSource(const fs::path& path) : path_(path) {
+  ByteSource(const fs::path& path, const std::string& where) : where_(where) {
     std::error_code error;
-    LOCKSTEP_CHECK(fs::is_regular_file(path, error),
-                   "IDX file '" << path.string() << "': no such regular file");
+    LOCKSTEP_CHECK(fs::is_regular_file(path, error), where_ << "no such regular file");
     size_ = static_cast<int64_t>(fs::file_size(path, error));
-    LOCKSTEP_CHECK(!error,
-                   "IDX file '" << path.string() << "': cannot read its size: " << error.message());
+    LOCKSTEP_CHECK(!error, where_ << "cannot read its size: " << error.message());
+    file_.reset(std::fopen(path.c_str(), "rb"));
+    LOCKSTEP_CHECK(file_ != nullptr, where_ << "cannot open it");
     unsigned char magic[2] = {0, 0};
-    {
-      std::ifstream probe(path, std::ios::binary);
-      LOCKSTEP_CHECK(probe.good(), "IDX file '" << path.string() << "': cannot open it");
-      probe.read(reinterpret_cast<char*>(magic), 2);
-    }
-    compressed_ = size_ >= 2 && magic[0] == 0x1f && magic[1] == 0x8b;
+    compressed_ = read_raw(magic, 2) == 2 && magic[0] == 0x1f && magic[1] == 0x8b;
+    std::rewind(file_.get());
+    raw_read_ = 0;
     if (compressed_) {
-      gz_ = gzopen(path.c_str(), "rb");
-      LOCKSTEP_CHECK(gz_ != nullptr, "IDX file '" << path.string() << "': cannot open it");
-    } else {
-      file_ = std::fopen(path.c_str(), "rb");
-      LOCKSTEP_CHECK(file_ != nullptr, "IDX file '" << path.string() << "': cannot open it");
+      // 16 + MAX_WBITS: gzip framing only, with its CRC-32 and length checked by zlib.
+      LOCKSTEP_CHECK(inflateInit2(&stream_, 16 + MAX_WBITS) == Z_OK,
+                     where_ << "cannot start zlib: " << (stream_.msg ? stream_.msg : "no memory"));
+      inflating_ = true;
+      input_.resize(kInputBytes);
     }
   }
   ~ByteSource() {
-    if (gz_) gzclose(gz_);
-    if (file_) std::fclose(file_);
+    if (inflating_) inflateEnd(&stream_);
   }
   ByteSource(const ByteSource&) = delete;
   ByteSource& operator=(const ByteSource&) = delete;
@@ -68,11 +67,8 @@ class ByteSource {
     size_t total = 0;
     while (total < n) {
       const size_t want = std::min(n - total, kChunkBytes);
-      const size_t got = compressed_ ? read_gzip(buffer + total, want)
-                                     : std::fread(buffer + total, 1, want, file_);
-      if (!compressed_) {
-        LOCKSTEP_CHECK(!std::ferror(file_), "IDX file '" << path_.string() << "': read error");
-      }
+      const size_t got =
+          compressed_ ? read_gzip(buffer + total, want) : read_raw(buffer + total, want);
       total += got;
       if (got < want) break;
     }
@@ -80,21 +76,68 @@ class ByteSource {
   }
 
  private:
-  size_t read_gzip(uint8_t* buffer, size_t n) {
-    const int got = gzread(gz_, buffer, static_cast<unsigned>(n));
-    int code = Z_OK;
-    const char* message = gzerror(gz_, &code);
-    LOCKSTEP_CHECK(
-        got >= 0 && (code == Z_OK || code == Z_STREAM_END),
-        "IDX file '" << path_.string() << "': the gzip stream is damaged (" << message << ")");
-    return static_cast<size_t>(got);
+  static constexpr size_t kInputBytes = size_t{64} << 10;
+
+  size_t read_raw(uint8_t* buffer, size_t n) {
+    const size_t got = std::fread(buffer, 1, n, file_.get());
+    LOCKSTEP_CHECK(!std::ferror(file_.get()), where_ << "read error");
+    raw_read_ += static_cast<int64_t>(got);
+    return got;
   }
 
-  fs::path path_;
+  // Inflates up to `n` bytes; returns fewer only after the last gzip member.
+  size_t read_gzip(uint8_t* buffer, size_t n) {
+    stream_.next_out = buffer;
+    stream_.avail_out = static_cast<uInt>(n);
+    while (stream_.avail_out > 0 && !finished_) {
+      if (stream_.avail_in == 0) {
+        stream_.next_in = input_.data();
+        stream_.avail_in = static_cast<uInt>(read_raw(input_.data(), input_.size()));
+      }
+      const bool out_of_input = stream_.avail_in == 0;
+      const int code = inflate(&stream_, Z_NO_FLUSH);
+      if (code == Z_STREAM_END) {
+        next_member();
+      } else if (code != Z_OK) {
+        fail(code, out_of_input);
+      }
+    }
+    return n - stream_.avail_out;
+  }
+
+  // After a member: the end of the file, or the start of another member.
+  void next_member() {
+    member_end_ = raw_read_ - static_cast<int64_t>(stream_.avail_in);
+    if (member_end_ == size_) {
+      finished_ = true;
+      return;
+    }
+    LOCKSTEP_CHECK(inflateReset(&stream_) == Z_OK, where_ << "cannot reset zlib");
+  }
+
+  [[noreturn]] void fail(int code, bool out_of_input) const {
+    // A member that fails before giving a byte, after a complete one, is not gzip data at all.
+    LOCKSTEP_CHECK(member_end_ == 0 || stream_.total_out > 0,
+                   where_ << "has " << size_ - member_end_ << " bytes after the gzip stream that "
+                          << "ends at offset " << member_end_ << " (trailing data)");
+    LOCKSTEP_CHECK(!(code == Z_BUF_ERROR && out_of_input),
+                   where_ << "the gzip stream is truncated: the file ends at offset " << size_
+                          << " inside it");
+    LOCKSTEP_THROW(where_ << "the gzip stream is damaged ("
+                          << (stream_.msg ? stream_.msg : zError(code)) << ")");
+  }
+
+  std::string where_;
   int64_t size_ = 0;
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> file_{nullptr, &std::fclose};
   bool compressed_ = false;
-  gzFile gz_ = nullptr;
-  std::FILE* file_ = nullptr;
+  // gzip state: zlib's stream, the compressed bytes read so far, where the last member ended.
+  z_stream stream_{};
+  bool inflating_ = false;
+  bool finished_ = false;
+  std::vector<uint8_t> input_;
+  int64_t raw_read_ = 0;
+  int64_t member_end_ = 0;
 };
 
 // Reads and checks the magic and the dimensions; returns the header's byte count.
@@ -262,7 +305,7 @@ double IdxArray::value(int64_t i) const {
 
 IdxArray read_idx(const fs::path& path, int64_t max_bytes) {
   const std::string where = "IDX file '" + path.string() + "': ";
-  ByteSource source(path);
+  ByteSource source(path, where);
   IdxArray array;
   const int64_t header_bytes = read_header(source, where, array);
   const int64_t payload = declared_payload(array, where, max_bytes);

@@ -87,7 +87,7 @@ void AtomicFile::write(const void* data, size_t bytes) {
   }
 }
 
-void AtomicFile::commit() {
+void AtomicFile::commit(const std::function<void()>& before_rename) {
   LOCKSTEP_CHECK(fd_ >= 0 && !committed_,
                  "AtomicFile: '" << target_.string() << "' is already committed");
   LOCKSTEP_CHECK(::fsync(fd_) == 0,
@@ -98,6 +98,7 @@ void AtomicFile::commit() {
   LOCKSTEP_CHECK(::close(fd) == 0, "cannot write '"
                                        << target_.string()
                                        << "': closing the temporary failed: " << errno_text(errno));
+  if (before_rename) before_rename();
   LOCKSTEP_CHECK(::rename(temporary_.c_str(), target_.c_str()) == 0,
                  "cannot write '" << target_.string() << "': renaming the temporary '"
                                   << temporary_.string()

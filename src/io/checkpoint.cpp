@@ -1,5 +1,6 @@
 // Checkpoints: parameters and optimizer state as safetensors tensors, everything else as
-// string metadata; reading checks every key, restoring checks every name and shape first.
+// string metadata with a checksum of it all; reading checks every key and the checksum,
+// restoring checks every name and shape first.
 #include "lockstep/io/checkpoint.h"
 
 #include <charconv>
@@ -8,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "io/checkpoint_checksum.h"
 #include "lockstep/core/error.h"
 #include "lockstep/io/safetensors.h"
 
@@ -146,6 +148,21 @@ std::vector<std::string> parameter_mismatches(const Checkpoint& checkpoint,
   return problems;
 }
 
+// A file whose stored checksum disagrees with its contents was changed after it was written.
+void check_checksum(const SafetensorsFile& file, const std::filesystem::path& path, bool required) {
+  const auto stored = file.metadata.find(detail::kChecksumKey);
+  LOCKSTEP_CHECK(stored != file.metadata.end() || !required,
+                 "checkpoint '" << path.string() << "': metadata key '" << detail::kChecksumKey
+                                << "' is missing (version " << kCheckpointVersion
+                                << " files carry one): the file is corrupt");
+  if (stored == file.metadata.end()) return;
+  const std::string computed = detail::checkpoint_checksum(file.metadata, file.tensors);
+  LOCKSTEP_CHECK(stored->second == computed, "checkpoint '" << path.string() << "': checksum is '"
+                                                            << stored->second
+                                                            << "', the contents give '" << computed
+                                                            << "': the file is corrupt");
+}
+
 std::string join(const std::vector<std::string>& parts) {
   std::string text;
   for (size_t i = 0; i < parts.size(); ++i) text += (i ? "; " : "") + parts[i];
@@ -155,7 +172,8 @@ std::string join(const std::vector<std::string>& parts) {
 }  // namespace
 
 void save_checkpoint(const std::filesystem::path& path, nn::Sequential& model,
-                     const optim::Optimizer& optimizer, const TrainerState& state) {
+                     const optim::Optimizer& optimizer, const TrainerState& state,
+                     const std::function<void()>& before_rename) {
   const std::string prefix = kOptimizerStatePrefix;
   NamedTensors tensors;
   for (const nn::Parameter* parameter : model.parameters()) {
@@ -171,7 +189,7 @@ void save_checkpoint(const std::filesystem::path& path, nn::Sequential& model,
   const nlohmann::json trainer_state = {{"position_in_epoch", state.position_in_epoch},
                                         {"world_size", state.world_size},
                                         {"extra", state.extra}};
-  const Metadata metadata = {
+  Metadata metadata = {
       {"format", kCheckpointFormat},
       {"version", std::to_string(kCheckpointVersion)},
       {"model_spec", model.spec().dump()},
@@ -182,7 +200,8 @@ void save_checkpoint(const std::filesystem::path& path, nn::Sequential& model,
       {"seed", std::to_string(state.seed)},
       {"trainer_state", trainer_state.dump()},
   };
-  write_safetensors(path, tensors, metadata);
+  metadata[detail::kChecksumKey] = detail::checkpoint_checksum(metadata, tensors);
+  write_safetensors(path, tensors, metadata, before_rename);
 }
 
 Checkpoint read_checkpoint(const std::filesystem::path& path) {
@@ -193,9 +212,14 @@ Checkpoint read_checkpoint(const std::filesystem::path& path) {
                                                              << format << "', expected '"
                                                              << kCheckpointFormat << "'");
   const std::string& version = required_key(metadata, "version", path);
-  LOCKSTEP_CHECK(version == std::to_string(kCheckpointVersion),
-                 "checkpoint '" << path.string() << "': version is '" << version
-                                << "', this build reads version " << kCheckpointVersion);
+  int version_number = 0;
+  for (int v = kOldestCheckpointVersion; v <= kCheckpointVersion; ++v) {
+    if (version == std::to_string(v)) version_number = v;
+  }
+  LOCKSTEP_CHECK(version_number != 0, "checkpoint '" << path.string() << "': version is '"
+                                                     << version << "', this build reads versions "
+                                                     << kOldestCheckpointVersion << " to "
+                                                     << kCheckpointVersion);
   Checkpoint checkpoint;
   checkpoint.path = path;
   checkpoint.model_spec = parse_json_object(metadata, "model_spec", path);
@@ -203,6 +227,8 @@ Checkpoint read_checkpoint(const std::filesystem::path& path) {
   checkpoint.optimizer_hyperparameters =
       parse_json_object(metadata, "optimizer_hyperparameters", path);
   checkpoint.state = parse_trainer_state(metadata, path);
+  // Last: a malformed entry is named above; a well-formed but altered one is caught here.
+  check_checksum(file, path, version_number >= 2);
   const std::string prefix = kOptimizerStatePrefix;
   for (NamedTensor& named : file.tensors) {
     if (named.name.starts_with(prefix)) {

@@ -74,7 +74,8 @@ void write_tensor_data(AtomicFile& file, const Tensor& tensor) {
 }  // namespace
 
 void write_safetensors(const std::filesystem::path& path, const NamedTensors& tensors,
-                       const std::map<std::string, std::string>& metadata) {
+                       const std::map<std::string, std::string>& metadata,
+                       const std::function<void()>& before_rename) {
   check_names(path, tensors);
   const std::string header = header_text(path, tensors, metadata);
   unsigned char length[8];
@@ -84,7 +85,7 @@ void write_safetensors(const std::filesystem::path& path, const NamedTensors& te
   file.write(length, sizeof length);
   file.write(header.data(), header.size());
   for (const NamedTensor& named : tensors) write_tensor_data(file, named.tensor);
-  file.commit();
+  file.commit(before_rename);
 }
 
 }  // namespace lockstep::io

@@ -1,6 +1,7 @@
 // DataParallel: replicas in lockstep. Construction syncs the weights and checks the model;
 // run_step is one step on this rank's rows: forward, loss, backward, bucketed gradient
 // allreduce, update, metrics summed over ranks. The loops over data are in data_parallel_loops.cpp.
+// Every collective runs under the options' deadline and carries a label for timeout reports.
 #include "lockstep/parallel/data_parallel.h"
 
 #include <algorithm>
@@ -66,9 +67,18 @@ DataParallel::DataParallel(nn::Sequential& model, comm::Communicator& communicat
     : model_(model), communicator_(communicator), device_(device), options_(options) {
   LOCKSTEP_CHECK(options_.micro_batch >= 0, "DataParallel: micro-batch must be 0 (off) or a "
                                             "number of rows, found " << options_.micro_batch);
-  check_same_model(communicator_, model_fingerprint(model_));
+  LOCKSTEP_CHECK(options_.collective_timeout_s >= 0.0,
+                 "DataParallel: the collective timeout must be at least 0 seconds (0: none), "
+                 "found " << options_.collective_timeout_s);
+  // From here on a rank that hangs or dies cannot leave its peers waiting forever.
+  communicator_.set_deadline(options_.collective_timeout_s);
+  {
+    const comm::ScopedLabel label(communicator_, "model check");
+    check_same_model(communicator_, model_fingerprint(model_));
+  }
   model_.to(device_);
   // Rank 0's initial weights everywhere: replicas start equal and so stay equal.
+  const comm::ScopedLabel label(communicator_, "initial weights");
   for (nn::Parameter* p : model_.parameters()) {
     Tensor host = p->value.device().is_cpu() ? p->value : p->value.to(Device::cpu());
     communicator_.broadcast(host.data(), static_cast<int64_t>(host.bytes()), 0);
@@ -137,6 +147,7 @@ nn::LossValue DataParallel::run_step(const Tensor& inputs, const Tensor& targets
   }
   double sums[3] = {local.sum, static_cast<double>(local.rows),
                     static_cast<double>(local.correct)};
+  const comm::ScopedLabel label(communicator_, "metrics");
   communicator_.allreduce_sum(sums, 3);
   return {sums[0], static_cast<int64_t>(sums[1]), static_cast<int64_t>(sums[2])};
 }

@@ -1,12 +1,16 @@
 // DataParallel's loops over data: fit (epochs of shuffled global batches), evaluate (every
-// row in order) and predict (scatter inputs, forward, gather outputs to rank 0).
+// row in order) and predict (scatter inputs, forward, gather outputs to rank 0). fit checks
+// that ranks agree on the training before the first step and on the step at every step.
 #include <algorithm>
 
 #include "lockstep/core/error.h"
 #include "lockstep/data/partition.h"
 #include "lockstep/data/sampler.h"
 #include "lockstep/parallel/data_parallel.h"
+#include "lockstep/runtime/fault_injection.h"
+#include "parallel/agreement.h"
 #include "parallel/data_shape.h"
+#include "parallel/gradient_buckets.h"
 #include "parallel/local_batch.h"
 #include "parallel/row_exchange.h"
 
@@ -47,19 +51,73 @@ void check_fit_options(const FitOptions& o) {
                                               << o.initial_batch << " must not be negative");
 }
 
+// Names the training step in timeout reports while fit runs, and no step afterwards.
+class StepContext {
+ public:
+  explicit StepContext(comm::Communicator& communicator) : communicator_(communicator) {}
+  ~StepContext() { communicator_.set_step(-1); }
+  StepContext(const StepContext&) = delete;
+  StepContext& operator=(const StepContext&) = delete;
+
+ private:
+  comm::Communicator& communicator_;
+};
+
+// Before the first step: every rank must be about to run the same training on the same
+// gradient layout, or the first allreduce would mix unrelated buffers.
+void check_training_agrees(comm::Communicator& communicator, const FitOptions& o,
+                           const DataParallelOptions& engine, int64_t step, int64_t batches,
+                           const GradientBuckets& buckets) {
+  const comm::ScopedLabel label(communicator, "training check");
+  check_agreement(
+      communicator,
+      "DataParallel::fit: ranks disagree on the training they are about to run (every rank "
+      "must call fit alike, from the same step, with the same model and options)",
+      {{"step", step},
+       {"epochs", o.epochs},
+       {"initial epoch", o.initial_epoch},
+       {"initial batch", o.initial_batch},
+       {"batches per epoch", batches},
+       {"batch size", o.batch_size},
+       {"seed", static_cast<int64_t>(o.seed)},
+       {"shuffle", o.shuffle ? 1 : 0},
+       {"micro-batch", engine.micro_batch},
+       {"input mode", engine.input == InputMode::kScatter ? 0 : 1},
+       {"gradient elements", buckets.total_elements()},
+       {"gradient buckets", static_cast<int64_t>(buckets.size())},
+       {"gradient bucket layout (hash of the element counts)",
+        hash_values(buckets.bucket_elements())}});
+}
+
+// At every step boundary: a rank that skipped or repeated a step stops every rank here.
+void check_same_step(comm::Communicator& communicator, int64_t step, int64_t epoch,
+                     int64_t batch, int64_t rows) {
+  const comm::ScopedLabel label(communicator, "step check");
+  check_agreement(communicator,
+                  "DataParallel::fit: ranks are out of step at the start of a step (each "
+                  "rank must run the same steps)",
+                  {{"step", step}, {"epoch", epoch}, {"batch", batch}, {"rows", rows}});
+}
+
 }  // namespace
 
 Metrics DataParallel::fit(const data::Dataset& data, const FitOptions& options,
                           const StepCallback& on_step, const EpochCallback& on_epoch) {
   check_compiled("fit");
   check_fit_options(options);
-  const DataShape shape = agree_on_data_shape(communicator_, data, options_.input);
+  runtime::fault_spec();  // a malformed LOCKSTEP_FAULT fails every rank here, before any step
+  const DataShape shape = [&] {
+    const comm::ScopedLabel label(communicator_, "data shape");
+    return agree_on_data_shape(communicator_, data, options_.input);
+  }();
   LOCKSTEP_CHECK(shape.samples > 0, "DataParallel::fit: the training data set is empty");
   check_fits_model(shape, model_, "fit");
   const int64_t batches = data::batches_per_epoch(shape.samples, options.batch_size, false);
   LOCKSTEP_CHECK(options.initial_batch <= batches,
                  "DataParallel::fit: initial batch " << options.initial_batch << " is past the "
                                                      << batches << " batches of an epoch");
+  check_training_agrees(communicator_, options, options_, step_, batches, *buckets_);
+  const StepContext step_context(communicator_);
   LocalBatch batch(communicator_, options_.input, std::max<int64_t>(1, options_.micro_batch));
   Metrics last;
   for (int64_t epoch = options.initial_epoch; epoch < options.epochs; ++epoch) {
@@ -69,7 +127,14 @@ Metrics DataParallel::fit(const data::Dataset& data, const FitOptions& options,
     const int64_t first = epoch == options.initial_epoch ? options.initial_batch : 0;
     for (int64_t b = first; b < batches; ++b) {
       const std::span<const int64_t> rows = data::batch_rows(order, b, options.batch_size, false);
-      batch.load(data, shape, rows);
+      const int64_t step = step_ + 1;  // counted from 1, as StepReport::step
+      communicator_.set_step(step);
+      runtime::inject_fault_at_step(communicator_.rank(), step);
+      check_same_step(communicator_, step, epoch, b, static_cast<int64_t>(rows.size()));
+      {
+        const comm::ScopedLabel label(communicator_, "batch rows");
+        batch.load(data, shape, rows);
+      }
       const nn::LossValue value =
           run_step(batch.inputs(), batch.targets(), static_cast<int64_t>(rows.size()),
                    batch.slice().offset, true, options.seed);
@@ -86,6 +151,7 @@ Metrics DataParallel::evaluate(const data::Dataset& data, int64_t batch_size) {
   check_compiled("evaluate");
   LOCKSTEP_CHECK(batch_size > 0,
                  "DataParallel::evaluate: batch size must be positive, found " << batch_size);
+  const comm::ScopedLabel label(communicator_, "evaluate");
   const DataShape shape = agree_on_data_shape(communicator_, data, options_.input);
   check_fits_model(shape, model_, "evaluate");
   const std::vector<int64_t> order = data::global_order(shape.samples, 0, 0, false);
@@ -105,6 +171,7 @@ Metrics DataParallel::evaluate(const data::Dataset& data, int64_t batch_size) {
 Tensor DataParallel::predict(const Tensor& inputs, int64_t batch_size) {
   LOCKSTEP_CHECK(batch_size > 0,
                  "DataParallel::predict: batch size must be positive, found " << batch_size);
+  const comm::ScopedLabel label(communicator_, "predict");
   DataShape root;
   if (communicator_.rank() == 0) {
     LOCKSTEP_CHECK(inputs.defined() && inputs.dim() >= 1 && inputs.device().is_cpu(),

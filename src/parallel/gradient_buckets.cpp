@@ -2,10 +2,20 @@
 #include "parallel/gradient_buckets.h"
 
 #include <algorithm>
+#include <string>
 
 #include "lockstep/core/error.h"
 
 namespace lockstep::parallel {
+
+namespace {
+
+// What a timeout report calls bucket `index` (counted from 0) of `count`.
+std::string bucket_label(size_t index, size_t count) {
+  return "gradient bucket " + std::to_string(index + 1) + " of " + std::to_string(count);
+}
+
+}  // namespace
 
 GradientBuckets::GradientBuckets(const std::vector<nn::Parameter*>& parameters,
                                  int64_t bucket_bytes, Device device) {
@@ -56,11 +66,16 @@ void GradientBuckets::accumulate() {
 }
 
 void GradientBuckets::allreduce_grads(comm::Communicator& communicator) {
-  for (Bucket& bucket : buckets_) communicator.allreduce_sum(bucket.flat.data(), bucket.flat.numel());
+  for (size_t b = 0; b < buckets_.size(); ++b) {
+    const comm::ScopedLabel label(communicator, bucket_label(b, buckets_.size()));
+    communicator.allreduce_sum(buckets_[b].flat.data(), buckets_[b].flat.numel());
+  }
 }
 
 void GradientBuckets::allreduce_accumulated(comm::Communicator& communicator) {
-  for (Bucket& bucket : buckets_) {
+  for (size_t b = 0; b < buckets_.size(); ++b) {
+    Bucket& bucket = buckets_[b];
+    const comm::ScopedLabel label(communicator, bucket_label(b, buckets_.size()));
     communicator.allreduce_sum(bucket.accumulator.data(), bucket.flat.numel());
     float* grads = bucket.flat.data();
     const auto n = static_cast<size_t>(bucket.flat.numel());

@@ -2,15 +2,21 @@
 // Implementations: MpiCommunicator (host memory, any launcher), LocalCommunicator (one
 // process); an NCCL one for device memory plugs in behind the same interface.
 // Every rank of the group must call each collective in the same order with matching sizes;
-// a rank with nothing to contribute (zero rows) still calls it.
+// a rank with nothing to contribute (zero rows) still calls it. A communicator counts its
+// collectives and knows what its caller is doing, so that one that never completes (a peer
+// hung or gone) is reported by name before the job is ended (set_deadline).
 #pragma once
 
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace lockstep::comm {
+
+// The exit code of a job ended because a collective missed its deadline.
+inline constexpr int kExitCollectiveTimeout = 3;
 
 class Communicator {
  public:
@@ -40,6 +46,52 @@ class Communicator {
   // Ends every process of the job with `code`; used when one rank cannot go on, so that no
   // peer waits forever inside a collective.
   [[noreturn]] virtual void abort(int code) = 0;
+
+  // Every later collective must complete within `seconds` of the moment this rank enters it;
+  // 0 (the default) means no deadline. When one does not, the rank prints on stderr
+  //   [rank R] error: collective timed out after T s: allreduce_sum(gradient bucket 1) #42,
+  //   800 bytes, step 3; ranks not arrived: 2
+  // and ends the job through abort(kExitCollectiveTimeout). A hung peer thus never leaves the
+  // job running. The MPI communicator enforces it; a local one has nobody to wait for.
+  // Throws lockstep::Error unless seconds >= 0 (infinity is no deadline too).
+  void set_deadline(double seconds);
+  double deadline() const { return deadline_s_; }
+  // The training step a timeout report names (-1, the default: none).
+  void set_step(int64_t step) { step_ = step; }
+  int64_t step() const { return step_; }
+  // What the caller is doing, named in a timeout report ("gradient bucket 1"); set it for a
+  // scope with ScopedLabel. Empty by default.
+  const std::string& label() const { return label_; }
+  // Sets the label and returns the previous one.
+  std::string exchange_label(std::string label);
+  // Collectives this rank has started on this communicator, which is also the sequence
+  // number (#) of the next one. Equal on every rank between collectives.
+  int64_t sequence() const { return sequence_; }
+
+ protected:
+  // Implementations call this once per collective, after the argument checks.
+  int64_t next_sequence() { return sequence_++; }
+
+ private:
+  double deadline_s_ = 0.0;
+  int64_t step_ = -1;
+  int64_t sequence_ = 0;
+  std::string label_;
+};
+
+// Labels the collectives of a scope: sets the communicator's label, restores the previous one
+// on exit (also when the scope throws).
+class ScopedLabel {
+ public:
+  ScopedLabel(Communicator& communicator, std::string label)
+      : communicator_(communicator), previous_(communicator.exchange_label(std::move(label))) {}
+  ~ScopedLabel() { communicator_.exchange_label(std::move(previous_)); }
+  ScopedLabel(const ScopedLabel&) = delete;
+  ScopedLabel& operator=(const ScopedLabel&) = delete;
+
+ private:
+  Communicator& communicator_;
+  std::string previous_;
 };
 
 // A group of one: every collective is a local copy (or nothing).

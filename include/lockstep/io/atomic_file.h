@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <filesystem>
+#include <functional>
 
 namespace lockstep::io {
 
@@ -20,7 +21,9 @@ class AtomicFile {
   // Appends `bytes` bytes to the temporary.
   void write(const void* data, size_t bytes);
   // Flushes and syncs the temporary, renames it over the target and syncs the folder.
-  void commit();
+  // `before_rename`, when given, runs once the temporary is complete and synced, just before
+  // the rename (a test hook can end the process there to prove the target stays intact).
+  void commit(const std::function<void()>& before_rename = {});
 
   const std::filesystem::path& target() const { return target_; }
   const std::filesystem::path& temporary_path() const { return temporary_; }

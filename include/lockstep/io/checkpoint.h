@@ -1,10 +1,12 @@
 // Checkpoints: one safetensors file holding the model parameters under their names
 // ("0.weight", Dense weights [out, in]), the optimizer state under "optim/<name>", and in its
-// metadata the model spec, the optimizer and its hyperparameters, and the trainer state.
+// metadata the model spec, the optimizer and its hyperparameters, the trainer state and a
+// checksum of everything else.
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -16,11 +18,15 @@
 namespace lockstep::io {
 
 inline constexpr const char* kCheckpointFormat = "lockstep-checkpoint";
-inline constexpr int kCheckpointVersion = 1;
+// Version 2 adds the checksum, which it requires; version 1 files (no checksum) still load.
+inline constexpr int kCheckpointVersion = 2;
+inline constexpr int kOldestCheckpointVersion = 1;
 // Optimizer state tensors are stored under this prefix, parameters under their own names.
 inline constexpr const char* kOptimizerStatePrefix = "optim/";
 
-// Where a run stands, so that a resume continues where it stopped.
+// Where a run stands, so that a resume continues where it stopped: with the weights and the
+// optimizer state (Adam's moments and step count), these fix every later step, since the data
+// order hangs on (seed, epoch) and dropout on (seed, step, sample).
 struct TrainerState {
   int64_t step = 0;               // optimizer updates taken
   int64_t epoch = 0;              // current epoch
@@ -43,11 +49,14 @@ struct Checkpoint {
 };
 
 // Writes `model`'s parameters, `optimizer`'s state and `state` to `path` atomically: a crash
-// leaves the previous checkpoint intact.
+// leaves the previous checkpoint intact. The metadata carries a CRC-32 of the rest (key
+// "checksum"). `before_rename` runs when the temporary is complete, before the rename.
 void save_checkpoint(const std::filesystem::path& path, nn::Sequential& model,
-                     const optim::Optimizer& optimizer, const TrainerState& state);
+                     const optim::Optimizer& optimizer, const TrainerState& state,
+                     const std::function<void()>& before_rename = {});
 
-// Reads and checks a checkpoint: format and version, every metadata key, numeric fields.
+// Reads and checks a checkpoint: format and version, every metadata key, numeric fields, and
+// the checksum (required from version 2 on, so that a flipped byte in its key is caught too).
 Checkpoint read_checkpoint(const std::filesystem::path& path);
 
 // Copies the weights into `model` and the state into `optimizer`, after checking that every

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -41,8 +42,10 @@ struct SafetensorsFile {
 // Writes `tensors` as F32 in the order given (device tensors are copied to the host), with
 // `metadata` as "__metadata__" when it is not empty. The write is atomic (see AtomicFile):
 // on any error the previous file at `path` stays intact. Duplicate or reserved names throw.
+// `before_rename` runs when the temporary is complete, before it replaces `path`.
 void write_safetensors(const std::filesystem::path& path, const NamedTensors& tensors,
-                       const std::map<std::string, std::string>& metadata = {});
+                       const std::map<std::string, std::string>& metadata = {},
+                       const std::function<void()>& before_rename = {});
 
 // Reads and validates the header of `path` without reading the tensor data.
 SafetensorsIndex read_safetensors_index(const std::filesystem::path& path);

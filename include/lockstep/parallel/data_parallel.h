@@ -50,6 +50,11 @@ struct DataParallelOptions {
   // summed in float — faster, equal to one process only within rounding, which long runs
   // amplify.
   int64_t micro_batch = 16;
+  // Every collective the engine issues must complete within this many seconds, else the
+  // rank reports the operation it waited on and aborts the job with exit code
+  // comm::kExitCollectiveTimeout (a hung rank never leaves the job running). 0: no deadline.
+  // The constructor sets it on the communicator (Communicator::set_deadline), where it stays.
+  double collective_timeout_s = 300.0;
 };
 
 // Where an epoch loop starts (a resumed run starts mid-epoch) and how far it goes.
@@ -88,6 +93,11 @@ class DataParallel {
 
   // Trains over `data` (on rank 0 only in scatter mode — other ranks may pass an empty
   // Dataset — or on every rank in sharded mode). Returns the metrics of the last epoch.
+  // Before the first step the ranks check that they agree on the step, the epochs and their
+  // length, the options and the gradient bucket layout; at the start of every step, on the
+  // step, epoch and batch. A mismatch is an Error on every rank naming what differs, before
+  // any gradient is reduced. Each step starts with the LOCKSTEP_FAULT test hook
+  // (runtime::inject_fault_at_step).
   Metrics fit(const data::Dataset& data, const FitOptions& options,
               const StepCallback& on_step = {}, const EpochCallback& on_epoch = {});
 

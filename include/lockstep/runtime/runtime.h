@@ -63,6 +63,9 @@ void error(const char* format, ...) __attribute__((format(printf, 1, 2)));
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitFailure = 1;     // an unexpected failure during the run
 inline constexpr int kExitBadInput = 2;    // bad options, missing or malformed files
+// (3 is comm::kExitCollectiveTimeout: a collective missed its deadline.)
+inline constexpr int kExitPreempted = 4;         // stopped by a signal, after a checkpoint
+inline constexpr int kExitCheckpointFailed = 5;  // a checkpoint could not be written
 
 // Runs `body` under the error policy: a lockstep::Error or option error ends with
 // kExitBadInput, any other exception with kExitFailure. With more than one rank, the failing

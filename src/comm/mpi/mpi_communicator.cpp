@@ -1,5 +1,6 @@
 // MpiCommunicator: set-up on a duplicate of MPI_COMM_WORLD with MPI_ERRORS_RETURN, and the
-// collectives of fixed-size buffers (broadcast, allreduce, allgather, barrier) in chunks.
+// collectives of fixed-size buffers (broadcast, allreduce, allgather, barrier) in chunks,
+// each a non-blocking call waited for under the deadline (mpi_wait.cpp).
 #include "comm/mpi/mpi_communicator.h"
 
 #include <algorithm>
@@ -58,7 +59,11 @@ MpiCommunicator::MpiCommunicator(int64_t max_chunk) : max_chunk_(max_chunk) {
     LOCKSTEP_MPI_CHECK(MPI_Comm_set_errhandler(comm_, MPI_ERRORS_RETURN));
     LOCKSTEP_MPI_CHECK(MPI_Comm_rank(comm_, &rank_));
     LOCKSTEP_MPI_CHECK(MPI_Comm_size(comm_, &size_));
+    arrivals_ = std::make_unique<detail::Arrivals>(comm_);
+    allreduce_algorithm_ = std::make_unique<detail::AllreduceAlgorithm>(comm_);
   } catch (...) {
+    allreduce_algorithm_.reset();
+    arrivals_.reset();
     MPI_Comm_free(&comm_);
     throw;
   }
@@ -68,6 +73,8 @@ MpiCommunicator::~MpiCommunicator() {
   int finalized = 0;
   MPI_Finalized(&finalized);
   if (finalized || comm_ == MPI_COMM_NULL) return;  // MPI already released everything
+  allreduce_algorithm_.reset();
+  arrivals_.reset();
   const int code = MPI_Comm_free(&comm_);
   if (code != MPI_SUCCESS) {
     std::fprintf(stderr, "[rank %d] warning: MPI_Comm_free failed with code %d\n", rank_, code);
@@ -79,9 +86,12 @@ void MpiCommunicator::broadcast(void* data, int64_t bytes, int root) {
   detail::check_root(where, root, size_);
   detail::check_length(where, "bytes", bytes);
   detail::check_buffer(where, "data", data, bytes);
+  const Operation op = begin("broadcast", bytes);
   auto* base = static_cast<char*>(data);
   for_each_chunk(bytes, max_chunk_, [&](int64_t offset, int n) {
-    LOCKSTEP_MPI_CHECK(MPI_Bcast(base + offset, n, MPI_BYTE, root, comm_));
+    MPI_Request request = MPI_REQUEST_NULL;
+    LOCKSTEP_MPI_CHECK(MPI_Ibcast(base + offset, n, MPI_BYTE, root, comm_, &request));
+    wait(request, op);
   });
 }
 
@@ -98,10 +108,13 @@ void MpiCommunicator::allreduce_chunks(void* data, int64_t count, MPI_Datatype t
   const char* where = "MpiCommunicator::allreduce_sum";
   detail::check_length(where, "count", count);
   detail::check_buffer(where, "data", data, count);
+  const Operation op = begin("allreduce_sum", count * element_bytes);
   auto* base = static_cast<char*>(data);
   for_each_chunk(count, max_chunk_, [&](int64_t offset, int n) {
-    LOCKSTEP_MPI_CHECK(
-        MPI_Allreduce(MPI_IN_PLACE, base + offset * element_bytes, n, type, MPI_SUM, comm_));
+    MPI_Request request = MPI_REQUEST_NULL;
+    LOCKSTEP_MPI_CHECK(allreduce_algorithm_->post(base + offset * element_bytes, n, type,
+                                                  n * element_bytes, comm_, &request));
+    wait(request, op);
   });
 }
 
@@ -110,19 +123,23 @@ void MpiCommunicator::allgather(const void* send, int64_t bytes, void* receive) 
   detail::check_length(where, "bytes", bytes);
   detail::check_buffer(where, "send", send, bytes);
   detail::check_buffer(where, "receive", receive, bytes);
+  const Operation op = begin("allgather", bytes);
   if (bytes == 0) return;  // the same on every rank: nobody calls MPI
   if (bytes <= max_chunk_) {
     const int n = static_cast<int>(bytes);
-    LOCKSTEP_MPI_CHECK(MPI_Allgather(send, n, MPI_BYTE, receive, n, MPI_BYTE, comm_));
+    MPI_Request request = MPI_REQUEST_NULL;
+    LOCKSTEP_MPI_CHECK(MPI_Iallgather(send, n, MPI_BYTE, receive, n, MPI_BYTE, comm_, &request));
+    wait(request, op);
     return;
   }
-  allgather_chunks(static_cast<const char*>(send), bytes, static_cast<char*>(receive));
+  allgather_chunks(static_cast<const char*>(send), bytes, static_cast<char*>(receive), op);
 }
 
 // Chunk [offset, offset + n) of every rank lands at r * bytes + offset of `receive`: one
 // allgather per chunk, received through a type of n bytes whose extent is the whole `bytes`,
 // so consecutive ranks' pieces are `bytes` apart.
-void MpiCommunicator::allgather_chunks(const char* send, int64_t bytes, char* receive) {
+void MpiCommunicator::allgather_chunks(const char* send, int64_t bytes, char* receive,
+                                       const Operation& op) {
   for_each_chunk(bytes, max_chunk_, [&](int64_t offset, int n) {
     MPI_Datatype block = MPI_DATATYPE_NULL;
     LOCKSTEP_MPI_CHECK(MPI_Type_contiguous(n, MPI_BYTE, &block));
@@ -131,12 +148,19 @@ void MpiCommunicator::allgather_chunks(const char* send, int64_t bytes, char* re
     LOCKSTEP_MPI_CHECK(MPI_Type_create_resized(block, 0, static_cast<MPI_Aint>(bytes), &strided));
     TypeGuard strided_guard(strided);
     LOCKSTEP_MPI_CHECK(MPI_Type_commit(&strided));
+    MPI_Request request = MPI_REQUEST_NULL;
     LOCKSTEP_MPI_CHECK(
-        MPI_Allgather(send + offset, n, MPI_BYTE, receive + offset, 1, strided, comm_));
+        MPI_Iallgather(send + offset, n, MPI_BYTE, receive + offset, 1, strided, comm_, &request));
+    wait(request, op);
   });
 }
 
-void MpiCommunicator::barrier() { LOCKSTEP_MPI_CHECK(MPI_Barrier(comm_)); }
+void MpiCommunicator::barrier() {
+  const Operation op = begin("barrier", 0);
+  MPI_Request request = MPI_REQUEST_NULL;
+  LOCKSTEP_MPI_CHECK(MPI_Ibarrier(comm_, &request));
+  wait(request, op);
+}
 
 void MpiCommunicator::abort(int code) {
   std::fflush(nullptr);

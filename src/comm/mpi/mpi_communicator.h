@@ -1,12 +1,17 @@
 // MpiCommunicator: the Communicator over a duplicate of MPI_COMM_WORLD. Transfers beyond
 // max_chunk elements (MPI counts are int) are split into several calls, never truncated.
+// Every call is non-blocking and polled against the deadline (set_deadline).
 #pragma once
 
 #include <mpi.h>
 
+#include <chrono>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
+#include "comm/mpi/allreduce_algorithm.h"
+#include "comm/mpi/arrivals.h"
 #include "lockstep/comm/communicator.h"
 
 namespace lockstep::comm {
@@ -34,17 +39,38 @@ class MpiCommunicator final : public Communicator {
   [[noreturn]] void abort(int code) override;
 
  private:
+  // One collective under way, as a timeout report names it. `bytes`: what this rank sends or
+  // receives.
+  struct Operation {
+    const char* name;
+    int64_t sequence;
+    int64_t bytes;
+    std::chrono::steady_clock::time_point start;
+  };
+  // Starts a collective (after its argument checks): numbers it and tells rank 0.
+  Operation begin(const char* name, int64_t bytes);
+  // Polls until every request completes, from spinning to short naps; past the deadline,
+  // reports `op` and ends the job.
+  void wait(MPI_Request* requests, int count, const Operation& op);
+  void wait(MPI_Request& request, const Operation& op) { wait(&request, 1, op); }
+  void wait(std::vector<MPI_Request>& requests, const Operation& op) {
+    wait(requests.data(), static_cast<int>(requests.size()), op);
+  }
+  [[noreturn]] void time_out(MPI_Request* requests, int count, const Operation& op);
+
   void allreduce_chunks(void* data, int64_t count, MPI_Datatype type, int64_t element_bytes);
-  void allgather_chunks(const char* send, int64_t bytes, char* receive);
+  void allgather_chunks(const char* send, int64_t bytes, char* receive, const Operation& op);
   // True when one MPI_Scatterv/MPI_Gatherv can take the layout: every count and displacement
   // within max_chunk_ (so within int).
   bool fits_one_call(const std::vector<int64_t>& counts,
                      const std::vector<int64_t>& displacements) const;
   // The split paths of scatterv/gatherv: point-to-point messages of at most max_chunk_.
   void scatterv_chunks(const float* send, const std::vector<int64_t>& counts,
-                       const std::vector<int64_t>& displacements, float* receive, int root);
+                       const std::vector<int64_t>& displacements, float* receive, int root,
+                       const Operation& op);
   void gatherv_chunks(const float* send, const std::vector<int64_t>& counts,
-                      const std::vector<int64_t>& displacements, float* receive, int root);
+                      const std::vector<int64_t>& displacements, float* receive, int root,
+                      const Operation& op);
   // Posts nonblocking sends or receives of `count` floats at `data`, in chunks, into requests.
   void post_sends(const float* data, int64_t count, int peer, int tag,
                   std::vector<MPI_Request>& requests) const;
@@ -55,6 +81,8 @@ class MpiCommunicator final : public Communicator {
   int rank_ = 0;
   int size_ = 1;
   int64_t max_chunk_;
+  std::unique_ptr<detail::Arrivals> arrivals_;
+  std::unique_ptr<detail::AllreduceAlgorithm> allreduce_algorithm_;
 };
 
 }  // namespace lockstep::comm

@@ -1,6 +1,6 @@
-// MpiCommunicator::scatterv and gatherv: one MPI_Scatterv/MPI_Gatherv when every count and
+// MpiCommunicator::scatterv and gatherv: one MPI_Iscatterv/MPI_Igatherv when every count and
 // displacement fits one call, else point-to-point messages of at most max_chunk elements
-// between root and each rank (root's own part is a local copy).
+// between root and each rank (root's own part is a local copy); waited for under the deadline.
 #include <algorithm>
 #include <cstring>
 
@@ -21,10 +21,18 @@ std::vector<int> to_int(const std::vector<int64_t>& values) {
   return std::vector<int>(values.begin(), values.end());  // callers checked the range
 }
 
-void wait_all(std::vector<MPI_Request>& requests) {
-  if (requests.empty()) return;
-  LOCKSTEP_MPI_CHECK(
-      MPI_Waitall(static_cast<int>(requests.size()), requests.data(), MPI_STATUSES_IGNORE));
+// The bytes this rank moves: root sends (scatterv) or receives (gatherv) every other rank's
+// part, another rank its own.
+int64_t bytes_moved(const std::vector<int64_t>& counts, int rank, int root) {
+  int64_t elements = 0;
+  if (rank == root) {
+    for (size_t r = 0; r < counts.size(); ++r) {
+      if (static_cast<int>(r) != root) elements += counts[r];
+    }
+  } else {
+    elements = counts[static_cast<size_t>(rank)];
+  }
+  return elements * static_cast<int64_t>(sizeof(float));
 }
 
 void copy_floats(float* to, const float* from, int64_t count) {
@@ -74,19 +82,22 @@ void MpiCommunicator::scatterv(const float* send, const std::vector<int64_t>& co
   if (rank_ == root) {
     detail::check_buffer(where, "send", send, detail::layout_extent(counts, displacements));
   }
+  const Operation op = begin("scatterv", bytes_moved(counts, rank_, root));
   if (!fits_one_call(counts, displacements)) {
-    scatterv_chunks(send, counts, displacements, receive, root);
+    scatterv_chunks(send, counts, displacements, receive, root, op);
     return;
   }
   const std::vector<int> int_counts = to_int(counts), int_displacements = to_int(displacements);
-  LOCKSTEP_MPI_CHECK(MPI_Scatterv(send, int_counts.data(), int_displacements.data(), MPI_FLOAT,
-                                  receive, int_counts[static_cast<size_t>(rank_)], MPI_FLOAT, root,
-                                  comm_));
+  MPI_Request request = MPI_REQUEST_NULL;
+  LOCKSTEP_MPI_CHECK(MPI_Iscatterv(send, int_counts.data(), int_displacements.data(), MPI_FLOAT,
+                                   receive, int_counts[static_cast<size_t>(rank_)], MPI_FLOAT, root,
+                                   comm_, &request));
+  wait(request, op);
 }
 
 void MpiCommunicator::scatterv_chunks(const float* send, const std::vector<int64_t>& counts,
                                       const std::vector<int64_t>& displacements, float* receive,
-                                      int root) {
+                                      int root, const Operation& op) {
   std::vector<MPI_Request> requests;
   if (rank_ == root) {
     for (int r = 0; r < size_; ++r) {
@@ -100,7 +111,7 @@ void MpiCommunicator::scatterv_chunks(const float* send, const std::vector<int64
   } else {
     post_receives(receive, counts[static_cast<size_t>(rank_)], root, kScatterTag, requests);
   }
-  wait_all(requests);
+  wait(requests, op);
 }
 
 void MpiCommunicator::gatherv(const float* send, const std::vector<int64_t>& counts,
@@ -112,19 +123,22 @@ void MpiCommunicator::gatherv(const float* send, const std::vector<int64_t>& cou
   if (rank_ == root) {
     detail::check_buffer(where, "receive", receive, detail::layout_extent(counts, displacements));
   }
+  const Operation op = begin("gatherv", bytes_moved(counts, rank_, root));
   if (!fits_one_call(counts, displacements)) {
-    gatherv_chunks(send, counts, displacements, receive, root);
+    gatherv_chunks(send, counts, displacements, receive, root, op);
     return;
   }
   const std::vector<int> int_counts = to_int(counts), int_displacements = to_int(displacements);
-  LOCKSTEP_MPI_CHECK(MPI_Gatherv(send, int_counts[static_cast<size_t>(rank_)], MPI_FLOAT, receive,
-                                 int_counts.data(), int_displacements.data(), MPI_FLOAT, root,
-                                 comm_));
+  MPI_Request request = MPI_REQUEST_NULL;
+  LOCKSTEP_MPI_CHECK(MPI_Igatherv(send, int_counts[static_cast<size_t>(rank_)], MPI_FLOAT, receive,
+                                  int_counts.data(), int_displacements.data(), MPI_FLOAT, root,
+                                  comm_, &request));
+  wait(request, op);
 }
 
 void MpiCommunicator::gatherv_chunks(const float* send, const std::vector<int64_t>& counts,
                                      const std::vector<int64_t>& displacements, float* receive,
-                                     int root) {
+                                     int root, const Operation& op) {
   std::vector<MPI_Request> requests;
   if (rank_ == root) {
     for (int r = 0; r < size_; ++r) {
@@ -138,7 +152,7 @@ void MpiCommunicator::gatherv_chunks(const float* send, const std::vector<int64_
   } else {
     post_sends(send, counts[static_cast<size_t>(rank_)], root, kGatherTag, requests);
   }
-  wait_all(requests);
+  wait(requests, op);
 }
 
 }  // namespace lockstep::comm

@@ -62,7 +62,7 @@ class CheckpointPythonTest : public ::testing::Test {
                               {"3.weight", {256, 256}}, {"3.bias", {256}},
                               {"5.weight", {10, 256}},  {"5.bias", {10}}};
     expected["metadata"] = {{"format", "lockstep-checkpoint"},
-                            {"version", "1"},
+                            {"version", "2"},
                             {"optimizer", "adam"},
                             {"step", "1"},
                             {"seed", "11"}};

@@ -107,7 +107,7 @@ TEST_F(CheckpointTest, FileHoldsParametersByNameAndOptimizerStateUnderItsPrefix)
     expected.push_back({"optim/" + s.name, s.tensor});
   EXPECT_TRUE(same_tensors(file.tensors, expected));
   EXPECT_EQ(file.metadata.at("format"), "lockstep-checkpoint");
-  EXPECT_EQ(file.metadata.at("version"), "1");
+  EXPECT_EQ(file.metadata.at("version"), "2");
   EXPECT_EQ(file.metadata.at("optimizer"), "adam");
   EXPECT_EQ(file.metadata.at("step"), "1");
   EXPECT_EQ(file.metadata.at("epoch"), "3");
@@ -175,7 +175,7 @@ TEST_F(CheckpointTest, MalformedMetadataIsRefusedNamingTheKey) {
   const std::vector<Case> cases = {
       {"format", "<erase>", "metadata key 'format' is missing"},
       {"format", "pytorch", "format is 'pytorch', expected 'lockstep-checkpoint'"},
-      {"version", "2", "version is '2', this build reads version 1"},
+      {"version", "3", "version is '3', this build reads versions 1 to 2"},
       {"step", "<erase>", "metadata key 'step' is missing"},
       {"step", "12x", "'step' is '12x', expected a non-negative integer"},
       {"step", "-3", "'step' is '-3'"},

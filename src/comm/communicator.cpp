@@ -1,0 +1,25 @@
+// The state every Communicator shares: deadline, step, label and sequence number of its
+// collectives, which timeout reports name.
+#include "lockstep/comm/communicator.h"
+
+#include <cmath>
+#include <utility>
+
+#include "lockstep/core/error.h"
+
+namespace lockstep::comm {
+
+void Communicator::set_deadline(double seconds) {
+  LOCKSTEP_CHECK(seconds >= 0.0,
+                 "Communicator::set_deadline: the collective timeout must be "
+                 "at least 0 seconds (0: none), found "
+                     << seconds);
+  deadline_s_ = std::isinf(seconds) ? 0.0 : seconds;
+}
+
+std::string Communicator::exchange_label(std::string label) {
+  std::swap(label_, label);
+  return label;
+}
+
+}  // namespace lockstep::comm
