@@ -1,15 +1,12 @@
 #!/usr/bin/env bash
-# Builds Lockstep and runs every test: the full suite in ./build, then the file parsers
-# (data and io tests) again under AddressSanitizer + UBSan in ./build-asan, then each parser's
-# libFuzzer target for a bounded time in ./build-fuzz.
+# Builds Lockstep and runs every test: the file parsers (data and io tests) under
+# AddressSanitizer + UBSan in ./build-asan, each parser's libFuzzer target for a bounded time
+# in ./build-fuzz, then the full suite in ./build (last, so its summary closes the output).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # One BLAS thread per test process: ctest runs tests side by side on every core.
 export OPENBLAS_NUM_THREADS=1
-
-bash scripts/build.sh
-ctest --test-dir build --output-on-failure -j "$(nproc)"
 
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DLOCKSTEP_SANITIZE=ON \
   -DLOCKSTEP_WITH_CUDA=OFF
@@ -18,3 +15,6 @@ ASAN_OPTIONS=detect_leaks=1 ctest --test-dir build-asan --output-on-failure -j "
 
 # The parsers' libFuzzer targets (clang, ASan + UBSan), 20 seconds each, seeded from tests/corpus.
 bash scripts/fuzz.sh 20
+
+bash scripts/build.sh
+ctest --test-dir build --output-on-failure -j "$(nproc)"
