@@ -18,6 +18,8 @@
 #include "lockstep/io/load_weights.h"
 #include "lockstep/io/run_settings.h"
 #include "lockstep/parallel/data_parallel.h"
+#include "lockstep/runtime/device_binding.h"
+#include "lockstep/runtime/device_communicator.h"
 #include "lockstep/runtime/runtime.h"
 
 namespace po = boost::program_options;
@@ -32,7 +34,8 @@ struct PredictOptions {
   int64_t batch_size = 1000;
   int64_t seed = 0;  // unless set: the checkpoint's (it keys synthetic data)
   std::string input = "scatter";
-  std::string device = "cpu";
+  std::string device = "auto";
+  bool allow_gpu_sharing = false;
   double collective_timeout = 300.0;
   po::variables_map given;
 
@@ -57,7 +60,11 @@ po::options_description describe(PredictOptions& o) {
       ("seed", po::value(&o.seed), "seed of synthetic data (the checkpoint's)")
       ("input", po::value(&o.input)->default_value(o.input),
        "scatter or sharded (inputs start on rank 0 either way)")
-      ("device", po::value(&o.device)->default_value(o.device), "cpu, or cuda in builds with CUDA")
+      ("device", po::value(&o.device)->default_value(o.device),
+       "auto (a GPU when one answers, else the CPU), cpu, cuda (this rank's GPU: local rank "
+       "modulo the visible GPUs) or cuda:N")
+      ("allow-gpu-sharing", po::bool_switch(&o.allow_gpu_sharing),
+       "let more ranks of a node than it has GPUs share them")
       ("collective-timeout", po::value(&o.collective_timeout)->default_value(o.collective_timeout),
        "seconds a rank waits in a collective before ending the job (exit code 3)");
   // clang-format on
@@ -132,9 +139,7 @@ std::optional<double> accuracy(const Tensor& outputs, const Tensor& labels) {
 
 int predict(runtime::Runtime& rt, PredictOptions& o) {
   const runtime::ProcessInfo& info = rt.info();
-  const Device device =
-      o.device == "cuda" ? Device::cuda(info.local_rank) : Device::parse(o.device);
-  backend::backend_for(device);  // throws when this build has no such backend
+  const Device device = runtime::bind_device({o.device, o.allow_gpu_sharing}, info);
   if (!o.output.empty()) {
     const std::filesystem::path folder = std::filesystem::absolute(o.output).parent_path();
     LOCKSTEP_CHECK(std::filesystem::is_directory(folder),
@@ -158,7 +163,11 @@ int predict(runtime::Runtime& rt, PredictOptions& o) {
   parallel::DataParallelOptions options;
   options.input = parallel::parse_input_mode(o.input);
   options.collective_timeout_s = o.collective_timeout;
-  parallel::DataParallel dp(*model, rt.world(), device, options);
+  rt.world().set_deadline(o.collective_timeout);  // NCCL's start-up waits for every rank too
+  const runtime::DeviceRequest request{o.device, o.allow_gpu_sharing};
+  runtime::DeviceCommunicator communicator(rt.world(), device,
+                                           runtime::shares_gpu(device, request, info));
+  parallel::DataParallel dp(*model, communicator.get(), device, options);
   runtime::info("model %s from '%s' (step %lld); data %s: %lld test samples; %d ranks",
                 model->name().c_str(), o.checkpoint.c_str(),
                 static_cast<long long>(checkpoint.state.step), o.data.c_str(),

@@ -12,6 +12,7 @@
 
 #include "lockstep/backend/backend.h"
 #include "lockstep/core/error.h"
+#include "lockstep/core/profiler.h"
 #include "lockstep/data/data_source.h"
 #include "lockstep/io/checkpoint.h"
 #include "lockstep/io/checkpoint_writer.h"
@@ -20,9 +21,12 @@
 #include "lockstep/nn/sequential.h"
 #include "lockstep/optim/optimizer.h"
 #include "lockstep/parallel/data_parallel.h"
+#include "lockstep/parallel/profile_report.h"
 #include "lockstep/runtime/fault_injection.h"
 #include "lockstep/runtime/preemption.h"
 #include "lockstep/runtime/progress.h"
+#include "lockstep/runtime/device_binding.h"
+#include "lockstep/runtime/device_communicator.h"
 #include "lockstep/runtime/runtime.h"
 
 namespace po = boost::program_options;
@@ -53,7 +57,11 @@ struct TrainOptions {
   int64_t max_steps = 0;  // 0: no limit
   double collective_timeout = 300.0;
   int64_t log_every = 50;
-  std::string device = "cpu";
+  std::string device = "auto";
+  bool allow_gpu_sharing = false;
+  bool profile = false;
+  bool profile_ranks = false;
+  std::string trace;
   std::string progress = "auto";
   po::variables_map given;  // which options were set explicitly (not defaulted)
 
@@ -110,7 +118,17 @@ po::options_description describe(TrainOptions& o) {
        "seconds a rank waits in a collective before ending the job (exit code 3)")
       ("metrics", po::value(&o.metrics), "JSON-lines metrics file written by rank 0 (none)")
       ("log-every", po::value(&o.log_every)->default_value(o.log_every), "steps per metrics record")
-      ("device", po::value(&o.device)->default_value(o.device), "cpu, or cuda in builds with CUDA")
+      ("device", po::value(&o.device)->default_value(o.device),
+       "auto (a GPU when one answers, else the CPU), cpu, cuda (this rank's GPU: local rank "
+       "modulo the visible GPUs) or cuda:N")
+      ("allow-gpu-sharing", po::bool_switch(&o.allow_gpu_sharing),
+       "let more ranks of a node than it has GPUs share them")
+      ("profile", po::bool_switch(&o.profile),
+       "print the mean time per step in data movement, forward, backward, allreduce wait and "
+       "optimizer (mean and max over ranks) at the end")
+      ("profile-ranks", po::bool_switch(&o.profile_ranks), "with --profile: a row per rank too")
+      ("trace", po::value(&o.trace),
+       "write rank 0's phases and collectives as a Chrome trace (chrome://tracing, Perfetto)")
       ("progress", po::value(&o.progress)->default_value(o.progress),
        "bar (live, on a terminal), lines (one per epoch) or auto");
   // clang-format on
@@ -191,12 +209,6 @@ nlohmann::json load_spec(const std::string& model) {
   }
 }
 
-// "cuda" means this rank's GPU; backend_for throws when the build has no such backend.
-Device parse_device(const std::string& text, int local_rank) {
-  const Device device = text == "cuda" ? Device::cuda(local_rank) : Device::parse(text);
-  backend::backend_for(device);
-  return device;
-}
 
 // The command-line hyperparameters on top of `base` (the checkpoint's, on a resume).
 nlohmann::json hyperparameters(const TrainOptions& o, nlohmann::json base) {
@@ -369,12 +381,12 @@ parallel::DataParallelOptions engine_options(const TrainOptions& o) {
   return options;
 }
 
-void describe_run(const TrainOptions& o, const runtime::ProcessInfo& info,
+void describe_run(const TrainOptions& o, const runtime::ProcessInfo& info, const Device& device,
                   parallel::DataParallel& dp, const data::TrainTestData& data,
                   const std::optional<io::Checkpoint>& checkpoint) {
   runtime::info("model %s: %lld parameters; %s x %d ranks, %s input; optimizer %s, lr %g",
                 dp.model().name().c_str(), static_cast<long long>(dp.model().parameter_count()),
-                o.device.c_str(), info.size, o.input.c_str(), o.optimizer.c_str(),
+                device.str().c_str(), info.size, o.input.c_str(), o.optimizer.c_str(),
                 static_cast<double>(dp.optimizer().learning_rate()));
   runtime::info("data %s: train %lld samples, test %lld; global batch %lld", o.data.c_str(),
                 static_cast<long long>(data.train.size()), static_cast<long long>(data.test.size()),
@@ -433,9 +445,23 @@ std::optional<io::Checkpoint> resume_point(runtime::Runtime& rt, TrainOptions& o
   return std::move(point.checkpoint);
 }
 
+// --profile and --trace: the per-step phase table on rank 0 (a collective) and the trace file.
+void report_profile(const TrainOptions& o, runtime::Runtime& rt) {
+  if (o.profile) {
+    const parallel::ProfileReport report = parallel::ProfileReport::gather(profiler(), rt.world());
+    runtime::info("%s", report.format(o.profile_ranks).c_str());
+  }
+  if (!o.trace.empty() && rt.info().rank == 0) {
+    profiler().write_chrome_trace(o.trace, 0);
+    runtime::info("trace: %s", o.trace.c_str());
+  }
+  profiler().disable();  // evaluation is not part of the steps measured
+}
+
 int train(runtime::Runtime& rt, TrainOptions& o) {
   const runtime::ProcessInfo& info = rt.info();
-  const Device device = parse_device(o.device, info.local_rank);
+  const Device device = runtime::bind_device({o.device, o.allow_gpu_sharing}, info);
+  if (o.profile || !o.trace.empty()) profiler().enable(!o.trace.empty());
   const io::CheckpointTarget target{o.checkpoint, o.checkpoint_dir, o.keep_checkpoints};
   const std::optional<io::Checkpoint> checkpoint = resume_point(rt, o, target);
   Run run = checkpoint ? resumed_run(o, *checkpoint) : fresh_run(o);
@@ -451,10 +477,14 @@ int train(runtime::Runtime& rt, TrainOptions& o) {
     data =
         data::load_train_test(o.data, data::kDefaultFashionMnistDir, static_cast<uint64_t>(o.seed));
   }
-  parallel::DataParallel dp(*run.model, rt.world(), device, options);
+  rt.world().set_deadline(o.collective_timeout);  // NCCL's start-up waits for every rank too
+  const runtime::DeviceRequest request{o.device, o.allow_gpu_sharing};
+  runtime::DeviceCommunicator communicator(rt.world(), device,
+                                           runtime::shares_gpu(device, request, info));
+  parallel::DataParallel dp(*run.model, communicator.get(), device, options);
   dp.compile(std::make_unique<nn::CrossEntropyLoss>(), std::move(run.optimizer));
   dp.set_step(run.start.step);
-  describe_run(o, info, dp, data, checkpoint);
+  describe_run(o, info, device, dp, data, checkpoint);
   runtime::TrainingProgress progress({info.rank == 0, runtime::parse_progress_style(o.progress),
                                       o.epochs, o.log_every, o.metrics, checkpoint.has_value(),
                                       run.start.step, run.start.epoch});
@@ -470,6 +500,7 @@ int train(runtime::Runtime& rt, TrainOptions& o) {
     code = fit(o, dp, data.train, run.start, progress, boundary);
   }
   if (code != runtime::kExitOk) return code;
+  report_profile(o, rt);
   parallel::Metrics test;
   const double before = progress.wall_seconds();
   progress.exclude([&] { test = dp.evaluate(data.test, o.batch_size); });

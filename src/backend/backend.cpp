@@ -2,6 +2,7 @@
 #include "lockstep/backend/backend.h"
 
 #include "backend/cpu/cpu_backend.h"
+#include "backend/cuda_backends.h"
 #include "lockstep/core/error.h"
 
 namespace lockstep::backend {
@@ -11,8 +12,7 @@ Backend& backend_for(const Device& device) {
     static cpu::CpuBackend cpu_backend;
     return cpu_backend;
   }
-  LOCKSTEP_THROW("no backend for device " << device.str()
-                                          << ": this build of Lockstep has no CUDA backend");
+  return cuda_backend_for(device.index);
 }
 
 }  // namespace lockstep::backend

@@ -21,6 +21,12 @@ Tensor Tensor::empty(const Shape& shape, Device device) {
                 shape);
 }
 
+Tensor Tensor::empty_pinned(const Shape& shape, Device transfer_device) {
+  const int64_t n = shape_numel(shape);
+  return Tensor(Storage::pinned(static_cast<size_t>(n) * sizeof(float), transfer_device), 0,
+                shape);
+}
+
 Tensor Tensor::zeros(const Shape& shape, Device device) { return full(shape, 0.0f, device); }
 
 Tensor Tensor::full(const Shape& shape, float value, Device device) {

@@ -99,12 +99,14 @@ Tensor Conv2D::forward(const Tensor& x, const ForwardContext& /*context*/) {
   reserve(columns_, patch, spatial, x.device());
   backend::Backend& be = backend::backend_for(x.device());
   for (int64_t n = 0; n < batch; ++n) {
+    float* y_n = y.data() + n * filters_ * spatial;
     be.im2col(x.data() + n * image_size, g, columns_.data());
     // y_n [filters, spatial] = W [filters, patch] * columns [patch, spatial]
     be.gemm(false, false, filters_, spatial, patch, 1.0f, weight_.value.data(), patch,
-            columns_.data(), spatial, 0.0f, y.data() + n * filters_ * spatial, spatial);
+            columns_.data(), spatial, 0.0f, y_n, spatial);
+    // The bias goes in while y_n is still in cache (same sums as one pass over the batch).
+    if (use_bias_) be.add_bias_channels(y_n, bias_.value.data(), 1, filters_, spatial);
   }
-  if (use_bias_) be.add_bias_channels(y.data(), bias_.value.data(), batch, filters_, spatial);
   input_ = x;
   return y;
 }

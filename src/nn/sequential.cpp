@@ -54,10 +54,12 @@ Tensor Sequential::forward(const Tensor& x, const ForwardContext& context) {
   return activation;
 }
 
-Tensor Sequential::backward(const Tensor& dy) {
+Tensor Sequential::backward(const Tensor& dy,
+                            const std::function<void(size_t layer_index)>& on_layer_done) {
   Tensor gradient = dy;
-  for (auto layer = layers_.rbegin(); layer != layers_.rend(); ++layer) {
-    gradient = (*layer)->backward(gradient);
+  for (size_t index = layers_.size(); index-- > 0;) {
+    gradient = layers_[index]->backward(gradient);
+    if (on_layer_done) on_layer_done(index);
   }
   return gradient;
 }

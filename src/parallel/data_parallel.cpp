@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "lockstep/core/error.h"
+#include "lockstep/core/profiler.h"
 #include "parallel/gradient_buckets.h"
 
 namespace lockstep::parallel {
@@ -70,6 +71,10 @@ DataParallel::DataParallel(nn::Sequential& model, comm::Communicator& communicat
   LOCKSTEP_CHECK(options_.collective_timeout_s >= 0.0,
                  "DataParallel: the collective timeout must be at least 0 seconds (0: none), "
                  "found " << options_.collective_timeout_s);
+  LOCKSTEP_CHECK(device_.is_cpu() || communicator_.name() != "mpi",
+                 "DataParallel: gradients on " << device_.str()
+                     << " need a communicator that moves device memory; make one with "
+                        "comm::make_nccl_communicator(world, device)");
   // From here on a rank that hangs or dies cannot leave its peers waiting forever.
   communicator_.set_deadline(options_.collective_timeout_s);
   {
@@ -86,6 +91,7 @@ DataParallel::DataParallel(nn::Sequential& model, comm::Communicator& communicat
   }
   buckets_ = std::make_unique<GradientBuckets>(model_.parameters(), options_.bucket_bytes,
                                                device_);
+  for (size_t i = 0; i < model_.size(); ++i) layer_parameters_.push_back(model_.layer(i).parameters());
 }
 
 DataParallel::~DataParallel() = default;
@@ -119,29 +125,55 @@ nn::LossValue DataParallel::run_step(const Tensor& inputs, const Tensor& targets
   const int64_t rows = inputs.size(0);
   const bool exact = training && options_.micro_batch > 0;
   const int64_t chunk = exact ? options_.micro_batch : std::max<int64_t>(rows, 1);
+  // The last backward pass of the step overlaps with the gradient allreduce: each layer's
+  // parameters are handed to the buckets as soon as its backward is done.
+  const std::function<void(size_t)> on_layer_done = [this](size_t layer) {
+    buckets_->parameters_final(layer_parameters_[layer]);
+  };
   nn::LossValue local;
   if (exact) buckets_->clear_accumulators();
   for (int64_t begin = 0; begin < rows; begin += chunk) {
     const int64_t end = std::min(rows, begin + chunk);
+    const bool last_pass = end == rows;
     context.first_sample = first_sample + begin;
-    const Tensor output = model_.forward(on_device(inputs.rows(begin, end), device_), context);
-    const nn::LossValue part = loss_->forward_backward(
-        output, on_device(targets.rows(begin, end), device_), output_grad_);
-    local.sum += part.sum;
-    local.rows += part.rows;
-    local.correct += part.correct;
-    if (training) model_.backward(output_grad_);
-    if (exact) buckets_->accumulate();
+    Tensor x, y, output;
+    {
+      const ProfileScope phase(Phase::kData);
+      x = on_device(inputs.rows(begin, end), device_);
+      y = on_device(targets.rows(begin, end), device_);
+    }
+    {
+      const ProfileScope phase(Phase::kForward);
+      output = model_.forward(x, context);
+      const nn::LossValue part = loss_->forward_backward(output, y, output_grad_);
+      local.sum += part.sum;
+      local.rows += part.rows;
+      local.correct += part.correct;
+    }
+    if (!training) continue;
+    const ProfileScope phase(Phase::kBackward);
+    if (last_pass) {
+      buckets_->begin_reduction(communicator_, exact ? GradientBuckets::Sum::kAccumulatorsAndLastPass
+                                                     : GradientBuckets::Sum::kLastPass);
+      model_.backward(output_grad_, on_layer_done);
+    } else {
+      model_.backward(output_grad_);
+      buckets_->accumulate();  // only exact mode runs more than one pass
+    }
   }
   if (training) {
-    if (!exact && rows == 0) {  // no backward ran here: contribute nothing, not stale grads
-      for (nn::Parameter* p : model_.parameters()) p->grad.fill(0.0f);
+    if (rows == 0) {  // no backward ran here: contribute nothing, not stale grads
+      if (!exact) {
+        for (nn::Parameter* p : model_.parameters()) p->grad.fill(0.0f);
+      }
+      buckets_->begin_reduction(communicator_, exact ? GradientBuckets::Sum::kAccumulators
+                                                     : GradientBuckets::Sum::kLastPass);
     }
-    if (exact) {
-      buckets_->allreduce_accumulated(communicator_);
-    } else {
-      buckets_->allreduce_grads(communicator_);
+    {
+      const ProfileScope phase(Phase::kAllreduceWait);
+      buckets_->finish_reduction();
     }
+    const ProfileScope phase(Phase::kOptimizer);
     optimizer_->step(model_.parameters(), 1.0f / static_cast<float>(batch_rows));
     ++step_;
   }

@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "lockstep/core/error.h"
+#include "lockstep/core/profiler.h"
 #include "lockstep/data/partition.h"
 #include "lockstep/data/sampler.h"
 #include "lockstep/parallel/data_parallel.h"
@@ -118,7 +119,8 @@ Metrics DataParallel::fit(const data::Dataset& data, const FitOptions& options,
                                                      << batches << " batches of an epoch");
   check_training_agrees(communicator_, options, options_, step_, batches, *buckets_);
   const StepContext step_context(communicator_);
-  LocalBatch batch(communicator_, options_.input, std::max<int64_t>(1, options_.micro_batch));
+  LocalBatch batch(communicator_, options_.input, std::max<int64_t>(1, options_.micro_batch),
+                   device_);
   Metrics last;
   for (int64_t epoch = options.initial_epoch; epoch < options.epochs; ++epoch) {
     const std::vector<int64_t> order =
@@ -129,15 +131,18 @@ Metrics DataParallel::fit(const data::Dataset& data, const FitOptions& options,
       const std::span<const int64_t> rows = data::batch_rows(order, b, options.batch_size, false);
       const int64_t step = step_ + 1;  // counted from 1, as StepReport::step
       communicator_.set_step(step);
+      profiler().begin_step(step);
       runtime::inject_fault_at_step(communicator_.rank(), step);
       check_same_step(communicator_, step, epoch, b, static_cast<int64_t>(rows.size()));
       {
         const comm::ScopedLabel label(communicator_, "batch rows");
+        const ProfileScope phase(Phase::kData);
         batch.load(data, shape, rows);
       }
       const nn::LossValue value =
           run_step(batch.inputs(), batch.targets(), static_cast<int64_t>(rows.size()),
                    batch.slice().offset, true, options.seed);
+      profiler().end_step();
       accumulate(total, value);
       if (on_step) on_step({step_, epoch, b, batches, to_metrics(value)});
     }
@@ -155,7 +160,8 @@ Metrics DataParallel::evaluate(const data::Dataset& data, int64_t batch_size) {
   const DataShape shape = agree_on_data_shape(communicator_, data, options_.input);
   check_fits_model(shape, model_, "evaluate");
   const std::vector<int64_t> order = data::global_order(shape.samples, 0, 0, false);
-  LocalBatch batch(communicator_, options_.input, std::max<int64_t>(1, options_.micro_batch));
+  LocalBatch batch(communicator_, options_.input, std::max<int64_t>(1, options_.micro_batch),
+                   device_);
   nn::LossValue total;
   const int64_t batches = data::batches_per_epoch(shape.samples, batch_size, false);
   for (int64_t b = 0; b < batches; ++b) {
@@ -192,7 +198,7 @@ Tensor DataParallel::predict(const Tensor& inputs, int64_t batch_size) {
   for (int64_t begin = 0; begin < shape.samples; begin += batch_size) {
     const int64_t rows = std::min(batch_size, shape.samples - begin);
     const data::Slice slice = data::partition(rows, communicator_.size(), communicator_.rank());
-    reuse_or_allocate(local_inputs, slice.count, shape.sample_shape);
+    reuse_or_allocate(local_inputs, slice.count, shape.sample_shape, device_);
     const bool root_rank = communicator_.rank() == 0;
     exchange.scatter(root_rank ? inputs.rows(begin, begin + rows).data() : nullptr, rows,
                      shape.sample_elements(), local_inputs.data());

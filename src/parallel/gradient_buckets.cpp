@@ -1,9 +1,11 @@
-// Fusion buckets: layout in reverse parameter order, grads as views, one allreduce a bucket.
+// Fusion buckets: layout in reverse parameter order, grads as views, accumulators in double on
+// the gradients' device, and one allreduce a bucket, started as soon as the bucket is final.
 #include "parallel/gradient_buckets.h"
 
 #include <algorithm>
 #include <string>
 
+#include "lockstep/backend/backend.h"
 #include "lockstep/core/error.h"
 
 namespace lockstep::parallel {
@@ -18,7 +20,8 @@ std::string bucket_label(size_t index, size_t count) {
 }  // namespace
 
 GradientBuckets::GradientBuckets(const std::vector<nn::Parameter*>& parameters,
-                                 int64_t bucket_bytes, Device device) {
+                                 int64_t bucket_bytes, Device device)
+    : device_(device) {
   LOCKSTEP_CHECK(bucket_bytes > 0,
                  "DataParallel: bucket size must be positive, found " << bucket_bytes << " bytes");
   const int64_t bucket_elements = std::max<int64_t>(1, bucket_bytes / int64_t{sizeof(float)});
@@ -34,17 +37,21 @@ GradientBuckets::GradientBuckets(const std::vector<nn::Parameter*>& parameters,
     groups.back().push_back(*it);
     filled += n;
   }
+  backend::Backend& backend = backend::backend_for(device_);
   for (std::vector<nn::Parameter*>& group : groups) {
     int64_t elements = 0;
     for (nn::Parameter* p : group) elements += p->value.numel();
-    LOCKSTEP_CHECK(device.is_cpu(), "DataParallel: gradient buckets on "
-                                        << device.str() << " are not supported yet");
-    Bucket bucket{Tensor::zeros({elements}, device),
-                  std::vector<double>(static_cast<size_t>(elements), 0.0), std::move(group)};
+    Bucket bucket;
+    bucket.flat = Tensor::zeros({elements}, device_);
+    bucket.accumulator =
+        std::make_unique<Storage>(static_cast<size_t>(elements) * sizeof(double), device_);
+    bucket.parameters = std::move(group);
+    if (elements > 0) backend.fill_double(sums(bucket), elements, 0.0);
     int64_t offset = 0;
     for (nn::Parameter* p : bucket.parameters) {
       const int64_t n = p->value.numel();
       p->grad = bucket.flat.rows(offset, offset + n).reshape(p->value.shape());
+      bucket_of_[p] = buckets_.size();
       offset += n;
     }
     total_elements_ += elements;
@@ -52,35 +59,92 @@ GradientBuckets::GradientBuckets(const std::vector<nn::Parameter*>& parameters,
   }
 }
 
+GradientBuckets::~GradientBuckets() = default;
+
 void GradientBuckets::clear_accumulators() {
-  for (Bucket& bucket : buckets_) std::fill(bucket.accumulator.begin(), bucket.accumulator.end(), 0.0);
+  backend::Backend& backend = backend::backend_for(device_);
+  for (Bucket& bucket : buckets_) backend.fill_double(sums(bucket), bucket.flat.numel(), 0.0);
 }
 
 void GradientBuckets::accumulate() {
+  backend::Backend& backend = backend::backend_for(device_);
   for (Bucket& bucket : buckets_) {
-    const float* grads = bucket.flat.data();
-    double* sums = bucket.accumulator.data();
-    const auto n = static_cast<size_t>(bucket.flat.numel());
-    for (size_t i = 0; i < n; ++i) sums[i] += grads[i];
+    backend.accumulate_double(bucket.flat.data(), sums(bucket), bucket.flat.numel());
   }
 }
 
-void GradientBuckets::allreduce_grads(comm::Communicator& communicator) {
-  for (size_t b = 0; b < buckets_.size(); ++b) {
-    const comm::ScopedLabel label(communicator, bucket_label(b, buckets_.size()));
-    communicator.allreduce_sum(buckets_[b].flat.data(), buckets_[b].flat.numel());
+void GradientBuckets::begin_reduction(comm::Communicator& communicator, Sum sum) {
+  LOCKSTEP_CHECK(communicator_ == nullptr,
+                 "GradientBuckets: a reduction is already under way (finish it first)");
+  communicator_ = &communicator;
+  sum_ = sum;
+  next_ = 0;
+  started_early_ = 0;
+  for (Bucket& bucket : buckets_) {
+    bucket.handle = -1;
+    bucket.waiting = bucket.parameters.size();
+  }
+}
+
+void GradientBuckets::parameters_final(const std::vector<nn::Parameter*>& parameters) {
+  LOCKSTEP_CHECK(communicator_ != nullptr,
+                 "GradientBuckets::parameters_final: no reduction under way");
+  for (const nn::Parameter* p : parameters) {
+    const auto it = bucket_of_.find(p);
+    LOCKSTEP_CHECK(it != bucket_of_.end(),
+                   "GradientBuckets: parameter " << p->name << " is in no bucket");
+    Bucket& bucket = buckets_[it->second];
+    LOCKSTEP_CHECK(bucket.waiting > 0, "GradientBuckets: parameter "
+                                           << p->name << " reported final twice in one step");
+    --bucket.waiting;
+  }
+  const size_t before = next_;
+  start_ready();
+  started_early_ += next_ - before;
+  communicator_->progress();
+}
+
+void GradientBuckets::start_ready() {
+  while (next_ < buckets_.size() && buckets_[next_].waiting == 0) start(next_++);
+}
+
+void GradientBuckets::start(size_t index) {
+  Bucket& bucket = buckets_[index];
+  const comm::ScopedLabel label(*communicator_, bucket_label(index, buckets_.size()));
+  const int64_t n = bucket.flat.numel();
+  if (sum_ == Sum::kLastPass) {
+    bucket.handle = communicator_->start_allreduce_sum(bucket.flat.data(), n);
+    return;
+  }
+  if (sum_ == Sum::kAccumulatorsAndLastPass) {
+    backend::backend_for(device_).accumulate_double(bucket.flat.data(), sums(bucket), n);
+  }
+  bucket.handle = communicator_->start_allreduce_sum(sums(bucket), n);
+}
+
+void GradientBuckets::finish_reduction() {
+  LOCKSTEP_CHECK(communicator_ != nullptr,
+                 "GradientBuckets::finish_reduction: no reduction under way");
+  while (next_ < buckets_.size()) start(next_++);
+  comm::Communicator& communicator = *communicator_;
+  communicator_ = nullptr;  // also when a wait below throws: the next step starts afresh
+  backend::Backend& backend = backend::backend_for(device_);
+  for (Bucket& bucket : buckets_) {
+    communicator.finish(bucket.handle);
+    if (sum_ != Sum::kLastPass) {
+      backend.round_to_float(sums(bucket), bucket.flat.data(), bucket.flat.numel());
+    }
   }
 }
 
 void GradientBuckets::allreduce_accumulated(comm::Communicator& communicator) {
-  for (size_t b = 0; b < buckets_.size(); ++b) {
-    Bucket& bucket = buckets_[b];
-    const comm::ScopedLabel label(communicator, bucket_label(b, buckets_.size()));
-    communicator.allreduce_sum(bucket.accumulator.data(), bucket.flat.numel());
-    float* grads = bucket.flat.data();
-    const auto n = static_cast<size_t>(bucket.flat.numel());
-    for (size_t i = 0; i < n; ++i) grads[i] = static_cast<float>(bucket.accumulator[i]);
-  }
+  begin_reduction(communicator, Sum::kAccumulators);
+  finish_reduction();
+}
+
+void GradientBuckets::allreduce_grads(comm::Communicator& communicator) {
+  begin_reduction(communicator, Sum::kLastPass);
+  finish_reduction();
 }
 
 std::vector<int64_t> GradientBuckets::bucket_elements() const {

@@ -3,22 +3,30 @@
 
 namespace lockstep::parallel {
 
-Tensor& reuse_or_allocate(Tensor& cached, int64_t rows, const Shape& row_shape) {
+Tensor& reuse_or_allocate(Tensor& cached, int64_t rows, const Shape& row_shape,
+                          const Device& staging_for) {
   Shape shape = row_shape;
   shape.insert(shape.begin(), rows);
-  if (!cached.defined() || cached.shape() != shape) cached = Tensor::empty(shape);
+  if (!cached.defined() || cached.shape() != shape) {
+    cached = staging_for.is_cpu() ? Tensor::empty(shape) : Tensor::empty_pinned(shape, staging_for);
+  }
   return cached;
 }
 
-LocalBatch::LocalBatch(comm::Communicator& communicator, InputMode mode, int64_t group)
-    : communicator_(communicator), mode_(mode), group_(group), exchange_(communicator, group) {}
+LocalBatch::LocalBatch(comm::Communicator& communicator, InputMode mode, int64_t group,
+                       Device device)
+    : communicator_(communicator),
+      mode_(mode),
+      group_(group),
+      device_(device),
+      exchange_(communicator, group) {}
 
 void LocalBatch::load(const data::Dataset& data, const DataShape& shape,
                       std::span<const int64_t> rows) {
   const auto batch = static_cast<int64_t>(rows.size());
   slice_ = data::partition(batch, communicator_.size(), communicator_.rank(), group_);
-  reuse_or_allocate(inputs_, slice_.count, shape.sample_shape);
-  reuse_or_allocate(targets_, slice_.count, shape.label_shape);
+  reuse_or_allocate(inputs_, slice_.count, shape.sample_shape, device_);
+  reuse_or_allocate(targets_, slice_.count, shape.label_shape, device_);
   if (mode_ == InputMode::kSharded) {
     data.gather_batch(rows.subspan(static_cast<size_t>(slice_.offset),
                                    static_cast<size_t>(slice_.count)),

@@ -14,13 +14,16 @@
 
 namespace lockstep::parallel {
 
-// A tensor [rows, ...row_shape], reusing `cached` when it already has that shape.
-Tensor& reuse_or_allocate(Tensor& cached, int64_t rows, const Shape& row_shape);
+// A host tensor [rows, ...row_shape], reusing `cached` when it already has that shape. When
+// `staging_for` is a GPU, the memory is page-locked for it, so the copy to the GPU is one DMA.
+Tensor& reuse_or_allocate(Tensor& cached, int64_t rows, const Shape& row_shape,
+                          const Device& staging_for = Device::cpu());
 
 class LocalBatch {
  public:
-  // Ranks hold whole groups of `group` rows of each batch (data::partition).
-  LocalBatch(comm::Communicator& communicator, InputMode mode, int64_t group);
+  // Ranks hold whole groups of `group` rows of each batch (data::partition). The rows are
+  // kept in host memory staged for `device` (page-locked when it is a GPU).
+  LocalBatch(comm::Communicator& communicator, InputMode mode, int64_t group, Device device);
 
   // Loads this rank's rows of the global batch whose sample ids are `rows` (the same span on
   // every rank). In scatter mode only rank 0 reads `data`.
@@ -34,6 +37,7 @@ class LocalBatch {
   comm::Communicator& communicator_;
   InputMode mode_;
   int64_t group_;
+  Device device_;
   RowExchange exchange_;
   data::Slice slice_;
   Tensor inputs_, targets_;

@@ -48,6 +48,15 @@ expect_bad_input "train --input bogus" "$train" "${data[@]}" --input bogus
 expect_bad_input "train --lr -1" "$train" "${data[@]}" --lr -1
 expect_bad_input "train --model missing.json" "$train" "${data[@]}" --model "$work/missing.json"
 expect_bad_input "train --device cuda:99" "$train" "${data[@]}" --device cuda:99
+expect_bad_input "train --device bogus" "$train" "${data[@]}" --device bogus
+# On a machine where no GPU answers, asking for one is a clear error, not a CPU run.
+if ! nvidia-smi -L >/dev/null 2>&1; then
+  expect_bad_input "train --device cuda without a GPU" "$train" "${data[@]}" --device cuda
+  if ! grep -q "no CUDA device answers\|no CUDA backend" "$work/err"; then
+    echo "FAIL  train --device cuda: stderr does not say that no GPU answers"
+    failures=$((failures + 1))
+  fi
+fi
 expect_bad_input "train missing data folder" "$train" --data "$work/no-such-folder"
 expect_bad_input "train missing Fashion-MNIST folder" "$train" --data "fashion-mnist:$work/none"
 expect_bad_input "train folder without data files" "$train" --data "$work"
@@ -69,6 +78,9 @@ expect_bad_input "predict unknown option" "$predict" "${good[@]}" --bogus
 expect_bad_input "predict without --checkpoint" "$predict"
 expect_bad_input "predict --batch-size 0" "$predict" "${good[@]}" --batch-size 0
 expect_bad_input "predict --input bogus" "$predict" "${good[@]}" --input bogus
+if ! nvidia-smi -L >/dev/null 2>&1; then
+  expect_bad_input "predict --device cuda without a GPU" "$predict" "${good[@]}" --device cuda
+fi
 expect_bad_input "predict missing data folder" "$predict" "${good[@]}" --data "$work/none"
 expect_bad_input "predict missing checkpoint" "$predict" --checkpoint "$work/missing.safetensors"
 expect_bad_input "predict truncated checkpoint" "$predict" --checkpoint "$work/truncated.safetensors"

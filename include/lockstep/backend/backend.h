@@ -10,6 +10,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 #include "lockstep/core/device.h"
 
@@ -77,12 +78,25 @@ class Backend {
   virtual void copy_to_host(void* host_dst, const void* device_src, size_t bytes) = 0;
   virtual void copy_from_host(void* device_dst, const void* host_src, size_t bytes) = 0;
   virtual void copy(void* dst, const void* src, size_t bytes) = 0;
+  // Host memory the device can copy to and from without staging (page-locked on CUDA; plain
+  // aligned memory on the CPU). Freed with deallocate_pinned.
+  virtual void* allocate_pinned(size_t bytes) = 0;
+  virtual void deallocate_pinned(void* pointer, size_t bytes) noexcept = 0;
+  // Waits until every op issued so far has finished (ops may run asynchronously on a
+  // device; methods that return values or copy to the host wait by themselves).
+  virtual void synchronize() = 0;
 
   // --- elementwise ---------------------------------------------------------------------
   virtual void fill(float* x, int64_t n, float value) = 0;
   virtual void scale(float* x, int64_t n, float alpha) = 0;                   // x *= alpha
   virtual void axpy(int64_t n, float alpha, const float* x, float* y) = 0;     // y += alpha*x
   virtual void multiply(const float* a, const float* b, float* y, int64_t n) = 0;  // y = a*b
+  // Gradient accumulation in double (parallel::GradientBuckets): sums[i] += x[i], exact, so
+  // the total of many passes does not depend on how they were grouped.
+  virtual void accumulate_double(const float* x, double* sums, int64_t n) = 0;
+  virtual void fill_double(double* x, int64_t n, double value) = 0;
+  // y[i] = (float)sums[i], rounded to nearest.
+  virtual void round_to_float(const double* sums, float* y, int64_t n) = 0;
 
   // --- dense algebra -------------------------------------------------------------------
   // C[m,n] = alpha * op(A) op(B) + beta * C, row-major; op(A) is [m,k], op(B) is [k,n];
@@ -164,7 +178,12 @@ class Backend {
 };
 
 // The backend of `device`'s kind. Throws lockstep::Error when this build or machine has none
-// (for example a CUDA device in a build without CUDA).
+// (for example a CUDA device in a build without CUDA, or an ordinal no GPU answers to).
 Backend& backend_for(const Device& device);
+
+// GPUs this process can use (after CUDA_VISIBLE_DEVICES). 0 when none answers or this build
+// has no CUDA; then `why`, when given, receives the reason ("cudaGetDeviceCount: no CUDA-capable
+// device is detected", "this build of Lockstep has no CUDA backend").
+int cuda_device_count(std::string* why = nullptr);
 
 }  // namespace lockstep::backend

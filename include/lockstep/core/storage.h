@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <memory>
 
 #include "lockstep/core/device.h"
 
@@ -11,6 +12,9 @@ class Storage {
  public:
   // Allocates `bytes` on `device` through that device's backend.
   Storage(size_t bytes, Device device);
+  // Host memory that `transfer_device` copies to and from directly (page-locked for a GPU),
+  // allocated through that device's backend; device() is the CPU.
+  static std::shared_ptr<Storage> pinned(size_t bytes, Device transfer_device);
   ~Storage();
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;
@@ -24,6 +28,8 @@ class Storage {
   void* data_ = nullptr;
   size_t bytes_ = 0;
   Device device_;
+  bool pinned_ = false;
+  Device allocated_by_;  // the backend that frees it
 };
 
 }  // namespace lockstep

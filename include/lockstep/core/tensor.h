@@ -22,6 +22,9 @@ class Tensor {
 
   // Uninitialised memory of `shape` on `device`.
   static Tensor empty(const Shape& shape, Device device = Device::cpu());
+  // Uninitialised host memory (device() is the CPU) that `transfer_device` copies to and
+  // from directly: page-locked for a GPU, so that staging a batch costs one DMA.
+  static Tensor empty_pinned(const Shape& shape, Device transfer_device);
   static Tensor zeros(const Shape& shape, Device device = Device::cpu());
   static Tensor full(const Shape& shape, float value, Device device = Device::cpu());
   // A CPU tensor holding `values`; their count must equal the shape's element count.

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -24,7 +25,10 @@ class Sequential {
   // x: [batch, ...input_shape()] -> [batch, ...output_shape()].
   Tensor forward(const Tensor& x, const ForwardContext& context);
   // dy: gradient of the loss SUM w.r.t. the last forward's output; fills every grad.
-  Tensor backward(const Tensor& dy);
+  // `on_layer_done`, when given, is called with a layer's index after its backward (last
+  // layer first), when that layer's grads are final: the engine starts reducing them there.
+  Tensor backward(const Tensor& dy,
+                  const std::function<void(size_t layer_index)>& on_layer_done = {});
 
   // Every parameter, in layer order ("0.weight", "0.bias", "2.weight", ...).
   std::vector<Parameter*> parameters();

@@ -129,6 +129,7 @@ class DataParallel {
   std::unique_ptr<nn::Loss> loss_;
   std::unique_ptr<optim::Optimizer> optimizer_;
   std::unique_ptr<GradientBuckets> buckets_;
+  std::vector<std::vector<nn::Parameter*>> layer_parameters_;  // by layer index
   Tensor output_grad_;  // reused across steps
   int64_t step_ = 0;
 };

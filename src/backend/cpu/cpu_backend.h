@@ -2,13 +2,16 @@
 // Its methods are defined across the files of this folder, one concern per file.
 #pragma once
 
+#include "backend/caching_allocator.h"
 #include "lockstep/backend/backend.h"
 
 namespace lockstep::backend::cpu {
 
 class CpuBackend final : public Backend {
  public:
+  CpuBackend();
   Device device() const override { return Device::cpu(); }
+  AllocatorStats allocator_stats() const { return allocator_.stats(); }
 
   // memory.cpp
   void* allocate(size_t bytes) override;
@@ -16,12 +19,20 @@ class CpuBackend final : public Backend {
   void copy_to_host(void* host_dst, const void* device_src, size_t bytes) override;
   void copy_from_host(void* device_dst, const void* host_src, size_t bytes) override;
   void copy(void* dst, const void* src, size_t bytes) override;
+  void* allocate_pinned(size_t bytes) override { return allocate(bytes); }
+  void deallocate_pinned(void* pointer, size_t bytes) noexcept override {
+    deallocate(pointer, bytes);
+  }
+  void synchronize() override {}
 
   // elementwise.cpp
   void fill(float* x, int64_t n, float value) override;
   void scale(float* x, int64_t n, float alpha) override;
   void axpy(int64_t n, float alpha, const float* x, float* y) override;
   void multiply(const float* a, const float* b, float* y, int64_t n) override;
+  void accumulate_double(const float* x, double* sums, int64_t n) override;
+  void fill_double(double* x, int64_t n, double value) override;
+  void round_to_float(const double* sums, float* y, int64_t n) override;
   void activation_forward(Activation kind, const float* x, float* y, int64_t n) override;
   void activation_backward(Activation kind, const float* x, const float* y, const float* dy,
                            float* dx, int64_t n) override;
@@ -68,6 +79,8 @@ class CpuBackend final : public Backend {
                       const RmspropUpdate& u) override;
   void adam_update(float* param, const float* grad, float* exp_avg, float* exp_avg_sq,
                    int64_t n, const AdamUpdate& u) override;
+ private:
+  CachingAllocator allocator_;
 };
 
 }  // namespace lockstep::backend::cpu

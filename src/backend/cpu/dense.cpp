@@ -12,6 +12,30 @@ namespace lockstep::backend::cpu {
 
 namespace {
 
+// A sum in double over a channel's planes, spread over kLanes partial sums: element s of a
+// plane goes to lane s % kLanes. One running sum would make each addition wait for the one
+// before it; independent lanes overlap and vectorise. The order is fixed by the plane size
+// alone, so a channel's sum depends only on the values of the call.
+class ChannelSum {
+ public:
+  void add(const float* plane, int64_t n) {
+    int64_t s = 0;
+    for (; s + kLanes <= n; s += kLanes) {
+      for (int64_t lane = 0; lane < kLanes; ++lane) lanes_[lane] += plane[s + lane];
+    }
+    for (int64_t lane = 0; s < n; ++s, ++lane) lanes_[lane] += plane[s];
+  }
+  double total() const {
+    double pairs[kLanes / 2];
+    for (int64_t i = 0; i < kLanes / 2; ++i) pairs[i] = lanes_[2 * i] + lanes_[2 * i + 1];
+    return (pairs[0] + pairs[1]) + (pairs[2] + pairs[3]);
+  }
+
+ private:
+  static constexpr int64_t kLanes = 8;
+  double lanes_[kLanes] = {};
+};
+
 // CBLAS takes int extents: refuse anything that would be truncated.
 int to_blas_int(int64_t value, const char* name) {
   LOCKSTEP_CHECK(value >= 0 && value <= std::numeric_limits<int>::max(),
@@ -29,12 +53,12 @@ void CpuBackend::gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t 
   const int ildc = to_blas_int(ldc, "ldc");
   // Row strides as stored: A is [m,k] or [k,m] (transposed), B is [k,n] or [n,k].
   LOCKSTEP_CHECK(ildc >= std::max(in, 1), "gemm: ldc " << ldc << " is less than n " << n);
-  LOCKSTEP_CHECK(ilda >= std::max(trans_a ? im : ik, 1),
-                 "gemm: lda " << lda << " is less than the " << (trans_a ? m : k)
-                              << " columns of A as stored");
-  LOCKSTEP_CHECK(ildb >= std::max(trans_b ? ik : in, 1),
-                 "gemm: ldb " << ldb << " is less than the " << (trans_b ? k : n)
-                              << " columns of B as stored");
+  LOCKSTEP_CHECK(ilda >= std::max(trans_a ? im : ik, 1), "gemm: lda " << lda << " is less than the "
+                                                                      << (trans_a ? m : k)
+                                                                      << " columns of A as stored");
+  LOCKSTEP_CHECK(ildb >= std::max(trans_b ? ik : in, 1), "gemm: ldb " << ldb << " is less than the "
+                                                                      << (trans_b ? k : n)
+                                                                      << " columns of B as stored");
   if (im == 0 || in == 0) return;
   if (ik == 0) {
     // C = beta * C; beta 0 overwrites (so NaN in C does not survive), as BLAS does.
@@ -75,16 +99,13 @@ void CpuBackend::add_bias_channels(float* y, const float* bias, int64_t batch, i
   }
 }
 
-void CpuBackend::bias_grad_channels(const float* dy, float* dbias, int64_t batch,
-                                    int64_t channels, int64_t spatial) {
+void CpuBackend::bias_grad_channels(const float* dy, float* dbias, int64_t batch, int64_t channels,
+                                    int64_t spatial) {
   // Each channel's sum is accumulated in double: a channel can gather batch*spatial terms.
   for (int64_t ch = 0; ch < channels; ++ch) {
-    double sum = 0.0;
-    for (int64_t b = 0; b < batch; ++b) {
-      const float* plane = dy + (b * channels + ch) * spatial;
-      for (int64_t s = 0; s < spatial; ++s) sum += plane[s];
-    }
-    dbias[ch] = static_cast<float>(sum);
+    ChannelSum sum;
+    for (int64_t b = 0; b < batch; ++b) sum.add(dy + (b * channels + ch) * spatial, spatial);
+    dbias[ch] = static_cast<float>(sum.total());
   }
 }
 

@@ -118,6 +118,50 @@ void MpiCommunicator::allreduce_chunks(void* data, int64_t count, MPI_Datatype t
   });
 }
 
+int64_t MpiCommunicator::start_allreduce_sum(float* data, int64_t count) {
+  return start_allreduce(data, count, MPI_FLOAT, sizeof(float));
+}
+
+int64_t MpiCommunicator::start_allreduce_sum(double* data, int64_t count) {
+  return start_allreduce(data, count, MPI_DOUBLE, sizeof(double));
+}
+
+int64_t MpiCommunicator::start_allreduce(void* data, int64_t count, MPI_Datatype type,
+                                         int64_t element_bytes) {
+  const char* where = "MpiCommunicator::start_allreduce_sum";
+  detail::check_length(where, "count", count);
+  detail::check_buffer(where, "data", data, count);
+  Pending pending{begin("allreduce_sum", count * element_bytes), label(), {}};
+  auto* base = static_cast<char*>(data);
+  for_each_chunk(count, max_chunk_, [&](int64_t offset, int n) {
+    MPI_Request request = MPI_REQUEST_NULL;
+    LOCKSTEP_MPI_CHECK(allreduce_algorithm_->post(base + offset * element_bytes, n, type,
+                                                  n * element_bytes, comm_, &request));
+    pending.requests.push_back(request);
+  });
+  const int64_t handle = pending.op.sequence;
+  pending_.emplace(handle, std::move(pending));
+  return handle;
+}
+
+void MpiCommunicator::finish(int64_t handle) {
+  const auto it = pending_.find(handle);
+  LOCKSTEP_CHECK(it != pending_.end(), "MpiCommunicator::finish: no collective #"
+                                           << handle << " was started and left unfinished");
+  Pending& pending = it->second;
+  const ScopedLabel label(*this, pending.label);
+  wait(pending.requests, pending.op);
+  pending_.erase(it);
+}
+
+void MpiCommunicator::progress() {
+  for (auto& [handle, pending] : pending_) {
+    int done = 0;
+    LOCKSTEP_MPI_CHECK(MPI_Testall(static_cast<int>(pending.requests.size()),
+                                   pending.requests.data(), &done, MPI_STATUSES_IGNORE));
+  }
+}
+
 void MpiCommunicator::allgather(const void* send, int64_t bytes, void* receive) {
   const char* where = "MpiCommunicator::allgather";
   detail::check_length(where, "bytes", bytes);

@@ -7,7 +7,9 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "comm/mpi/allreduce_algorithm.h"
@@ -35,6 +37,10 @@ class MpiCommunicator final : public Communicator {
   void gatherv(const float* send, const std::vector<int64_t>& counts,
                const std::vector<int64_t>& displacements, float* receive, int root) override;
   void allgather(const void* send, int64_t bytes, void* receive) override;
+  int64_t start_allreduce_sum(float* data, int64_t count) override;
+  int64_t start_allreduce_sum(double* data, int64_t count) override;
+  void finish(int64_t handle) override;
+  void progress() override;
   void barrier() override;
   [[noreturn]] void abort(int code) override;
 
@@ -56,8 +62,18 @@ class MpiCommunicator final : public Communicator {
   void wait(std::vector<MPI_Request>& requests, const Operation& op) {
     wait(requests.data(), static_cast<int>(requests.size()), op);
   }
+  // Records a finished operation on the profiler's trace (when tracing).
+  void trace(const Operation& op) const;
   [[noreturn]] void time_out(MPI_Request* requests, int count, const Operation& op);
 
+  // A non-blocking allreduce between start_allreduce_sum and finish, with the label it was
+  // started under (a timeout report names it).
+  struct Pending {
+    Operation op;
+    std::string label;
+    std::vector<MPI_Request> requests;
+  };
+  int64_t start_allreduce(void* data, int64_t count, MPI_Datatype type, int64_t element_bytes);
   void allreduce_chunks(void* data, int64_t count, MPI_Datatype type, int64_t element_bytes);
   void allgather_chunks(const char* send, int64_t bytes, char* receive, const Operation& op);
   // True when one MPI_Scatterv/MPI_Gatherv can take the layout: every count and displacement
@@ -83,6 +99,7 @@ class MpiCommunicator final : public Communicator {
   int64_t max_chunk_;
   std::unique_ptr<detail::Arrivals> arrivals_;
   std::unique_ptr<detail::AllreduceAlgorithm> allreduce_algorithm_;
+  std::map<int64_t, Pending> pending_;  // by sequence number
 };
 
 }  // namespace lockstep::comm

@@ -8,9 +8,12 @@
 #include <sstream>
 #include <string>
 #include <thread>
+
+#include "comm/backoff.h"
 #include <vector>
 
 #include "comm/mpi/mpi_check.h"
+#include "lockstep/core/profiler.h"
 #include "comm/mpi/mpi_communicator.h"
 
 namespace lockstep::comm {
@@ -20,32 +23,10 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using Seconds = std::chrono::duration<double>;
 
-// A collective shorter than kSpin costs no more than a blocking call; up to kYield, other
-// ranks on the same core may run between polls; beyond that the rank naps, from kFirstNap
-// doubling up to kLongestNap, so that a long wait (a peer writing a checkpoint) costs at most
-// a millisecond of latency and almost no CPU. Measured on 2 cores with 2 and 4 ranks.
-constexpr Seconds kSpin{200e-6};
-constexpr Seconds kYield{5e-3};
-constexpr std::chrono::microseconds kFirstNap{50};
-constexpr std::chrono::microseconds kLongestNap{1000};
+using detail::Backoff;
+constexpr auto kLongestNap = Backoff::kLongestNap;
 // Only rank 0 knows which ranks never arrived; others give it this long to say so first.
 constexpr Seconds kReportGrace{2.0};
-
-class Backoff {
- public:
-  void pause(Seconds waited) {
-    if (waited < kSpin) return;
-    if (waited < kYield) {
-      std::this_thread::yield();
-      return;
-    }
-    std::this_thread::sleep_for(nap_);
-    nap_ = std::min(nap_ * 2, kLongestNap);
-  }
-
- private:
-  std::chrono::microseconds nap_ = kFirstNap;
-};
 
 std::string join(const std::vector<int>& ranks) {
   if (ranks.empty()) return "none (every rank entered it; the transfer itself stalled)";
@@ -72,13 +53,27 @@ void MpiCommunicator::wait(MPI_Request* requests, int count, const Operation& op
   for (;;) {
     int done = 0;
     LOCKSTEP_MPI_CHECK(MPI_Testall(count, requests, &done, MPI_STATUSES_IGNORE));
-    if (done) return;
+    if (done) {
+      trace(op);
+      return;
+    }
     const Clock::time_point now = Clock::now();
     if (deadline_s > 0.0 && Seconds(now - op.start).count() > deadline_s) {
       time_out(requests, count, op);
     }
     backoff.pause(now - start);
   }
+}
+
+void MpiCommunicator::trace(const Operation& op) const {
+  Profiler& p = profiler();
+  if (!p.tracing()) return;
+  TraceArgs args;
+  args.label = label();
+  args.bytes = op.bytes;
+  args.sequence = op.sequence;
+  args.step = step();
+  p.record_event(op.name, Lane::kComm, op.start, Clock::now(), args);
 }
 
 void MpiCommunicator::time_out(MPI_Request* requests, int count, const Operation& op) {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 #include "lockstep/backend/backend.h"
@@ -29,10 +30,14 @@ TEST(Elementwise, FillScaleAxpyMultiply) {
 
 double closed_form(Activation kind, double x) {
   switch (kind) {
-    case Activation::kRelu: return x > 0 ? x : 0;
-    case Activation::kTanh: return std::tanh(x);
-    case Activation::kSigmoid: return 1.0 / (1.0 + std::exp(-x));
-    case Activation::kGelu: return 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0)));
+    case Activation::kRelu:
+      return x > 0 ? x : 0;
+    case Activation::kTanh:
+      return std::tanh(x);
+    case Activation::kSigmoid:
+      return 1.0 / (1.0 + std::exp(-x));
+    case Activation::kGelu:
+      return 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0)));
   }
   return NAN;
 }
@@ -65,8 +70,8 @@ TEST(Activation, GeluKnownValues) {
 
 TEST(Activation, BackwardMatchesFiniteDifferences) {
   // Points away from ReLU's kink so the central difference is exact there.
-  Tensor x = Tensor::from_vector({8}, std::vector<float>{-3.0f, -1.2f, -0.4f, -0.1f, 0.2f,
-                                                         0.7f, 1.5f, 3.0f});
+  Tensor x = Tensor::from_vector(
+      {8}, std::vector<float>{-3.0f, -1.2f, -0.4f, -0.1f, 0.2f, 0.7f, 1.5f, 3.0f});
   const Tensor dy = testing::random_tensor({8}, 7, -1.0f, 1.0f);
   for (Activation kind : kAll) {
     Tensor y = Tensor::empty({8}), dx = Tensor::empty({8});
@@ -96,6 +101,48 @@ TEST(Activation, SaturatedInputsStayFinite) {
       EXPECT_TRUE(std::isfinite(y[i]) && std::isfinite(dx[i]))
           << "activation " << static_cast<int>(kind) << " at x = " << x[i];
     }
+  }
+}
+
+uint32_t bits(float value) {
+  uint32_t out;
+  std::memcpy(&out, &value, sizeof out);
+  return out;
+}
+
+// ReLU's backward reads dy everywhere (so the loop vectorises) but passes it only where
+// x > 0: elsewhere dx is +0 even when dy is NaN or infinite, and where x > 0 it is dy exactly.
+// 37 elements, so the vector loop and its scalar tail both run.
+TEST(Activation, ReluBackwardPassesDyOnlyWherePositive) {
+  std::vector<float> x(37), dy(37), dx(37, NAN);
+  const float specials[] = {NAN, INFINITY, -INFINITY, -0.0f};
+  for (size_t i = 0; i < x.size(); ++i) {
+    x[i] = i % 3 == 0 ? -0.0f : (i % 3 == 1 ? 0.25f * static_cast<float>(i) : -1.5f);
+    if (i == 5) x[i] = NAN;
+    dy[i] = i % 4 == 0 ? specials[(i / 4) % 4] : 0.1f * static_cast<float>(i) - 1.0f;
+  }
+  std::vector<float> y(37);
+  cpu().activation_forward(Activation::kRelu, x.data(), y.data(), 37);
+  cpu().activation_backward(Activation::kRelu, x.data(), y.data(), dy.data(), dx.data(), 37);
+  for (size_t i = 0; i < x.size(); ++i) {
+    EXPECT_EQ(bits(dx[i]), bits(x[i] > 0.0f ? dy[i] : 0.0f)) << "element " << i;
+  }
+}
+
+// Sigmoid uses exp(-|x|) and a select instead of a branch on the sign; it must give the bits
+// of the two-branch form 1/(1+exp(-x)) for x >= 0, exp(x)/(1+exp(x)) below.
+TEST(Activation, SigmoidMatchesTwoBranchFormBitForBit) {
+  std::vector<float> x = {-0.0f,  0.0f,    1e-30f, -1e-30f, 88.0f,    -88.0f,
+                          104.0f, -104.0f, 1e4f,   -1e4f,   INFINITY, -INFINITY};
+  for (int i = -400; i <= 400; ++i) x.push_back(0.0437f * static_cast<float>(i));
+  std::vector<float> y(x.size());
+  cpu().activation_forward(Activation::kSigmoid, x.data(), y.data(),
+                           static_cast<int64_t>(x.size()));
+  for (size_t i = 0; i < x.size(); ++i) {
+    const float v = x[i];
+    const float expected =
+        v >= 0.0f ? 1.0f / (1.0f + std::exp(-v)) : std::exp(v) / (1.0f + std::exp(v));
+    EXPECT_EQ(bits(y[i]), bits(expected)) << "x = " << v;
   }
 }
 

@@ -2,6 +2,7 @@
 // padded leading dimensions; bias add and bias gradients against plain loops.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <random>
 #include <vector>
 
@@ -57,14 +58,14 @@ void check_gemm(bool ta, bool tb, const GemmCase& s, int64_t pad, float alpha, f
   cpu().gemm(ta, tb, s.m, s.n, s.k, alpha, a.data(), lda, b.data(), ldb, beta, c.data(), ldc);
   for (size_t i = 0; i < c.size(); ++i) {
     ASSERT_NEAR(c[i], expected[i], 1e-5 * (1.0 + static_cast<double>(s.k)))
-        << "trans_a " << ta << " trans_b " << tb << " m " << s.m << " n " << s.n << " k "
-        << s.k << " pad " << pad << " at " << i;
+        << "trans_a " << ta << " trans_b " << tb << " m " << s.m << " n " << s.n << " k " << s.k
+        << " pad " << pad << " at " << i;
   }
 }
 
 TEST(Gemm, MatchesNaiveLoopForAllTransposesAndShapes) {
   std::mt19937 rng(1234);
-  const std::vector<GemmCase> cases = {{1, 1, 1},  {1, 7, 3},  {5, 1, 4},  {3, 5, 1},
+  const std::vector<GemmCase> cases = {{1, 1, 1},  {1, 7, 3},   {5, 1, 4},    {3, 5, 1},
                                        {7, 9, 11}, {16, 8, 32}, {33, 17, 65}, {2, 64, 13}};
   for (const GemmCase& s : cases) {
     for (int t = 0; t < 4; ++t) {
@@ -96,15 +97,12 @@ TEST(Gemm, RejectsExtentsBlasCannotTake) {
   EXPECT_THROW(cpu().gemm(false, false, int64_t{1} << 31, 1, 1, 1.0f, a.data(), 1, b.data(), 1,
                           0.0f, c.data(), 1),
                Error);
-  EXPECT_THROW(cpu().gemm(false, false, 2, 2, 2, 1.0f, a.data(), 1, b.data(), 2, 0.0f,
-                          c.data(), 2),
+  EXPECT_THROW(cpu().gemm(false, false, 2, 2, 2, 1.0f, a.data(), 1, b.data(), 2, 0.0f, c.data(), 2),
                Error);  // lda 1 < k 2
-  EXPECT_THROW(cpu().gemm(false, false, 2, 2, 2, 1.0f, a.data(), 2, b.data(), 2, 0.0f,
-                          c.data(), 1),
+  EXPECT_THROW(cpu().gemm(false, false, 2, 2, 2, 1.0f, a.data(), 2, b.data(), 2, 0.0f, c.data(), 1),
                Error);  // ldc 1 < n 2
-  EXPECT_THROW(cpu().gemm(false, false, -1, 2, 2, 1.0f, a.data(), 2, b.data(), 2, 0.0f,
-                          c.data(), 2),
-               Error);
+  EXPECT_THROW(
+      cpu().gemm(false, false, -1, 2, 2, 1.0f, a.data(), 2, b.data(), 2, 0.0f, c.data(), 2), Error);
 }
 
 TEST(Bias, RowsAddAndGradient) {
@@ -128,6 +126,29 @@ TEST(Bias, ChannelsAddAndGradient) {
   cpu().bias_grad_channels(y.data(), dbias.data(), 2, 2, 3);
   EXPECT_EQ(dbias, (std::vector<float>{100 + 101 + 102 + 106 + 107 + 108,
                                        203 + 204 + 205 + 209 + 210 + 211}));
+}
+
+// The channel gradient sums in double over partial sums (lanes); on values whose sums are
+// exact in double, any order gives the exact total, so the result must equal it whatever the
+// plane size (lane tails of 1 to 7 elements included).
+TEST(Bias, ChannelGradientIsTheExactSumForEveryPlaneSize) {
+  const int64_t batch = 3, channels = 2;
+  for (int64_t spatial : {1, 5, 8, 13, 64, 77, 576}) {
+    std::vector<float> dy(static_cast<size_t>(batch * channels * spatial));
+    for (size_t i = 0; i < dy.size(); ++i) {
+      dy[i] = static_cast<float>(static_cast<int64_t>((i * 7919) % 1021) - 510) / 64.0f;
+    }
+    std::vector<float> dbias(channels, NAN);
+    cpu().bias_grad_channels(dy.data(), dbias.data(), batch, channels, spatial);
+    for (int64_t ch = 0; ch < channels; ++ch) {
+      double exact = 0.0;
+      for (int64_t b = 0; b < batch; ++b)
+        for (int64_t s = 0; s < spatial; ++s)
+          exact += dy[static_cast<size_t>((b * channels + ch) * spatial + s)];
+      EXPECT_EQ(dbias[static_cast<size_t>(ch)], static_cast<float>(exact))
+          << "spatial " << spatial << ", channel " << ch;
+    }
+  }
 }
 
 }  // namespace

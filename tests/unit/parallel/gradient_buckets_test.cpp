@@ -2,6 +2,10 @@
 // into its bucket (so backward writes straight into the buffer the allreduce sends).
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <string>
+#include <vector>
+
 #include "lockstep/comm/communicator.h"
 #include "lockstep/core/error.h"
 #include "lockstep/nn/sequential.h"
@@ -81,6 +85,98 @@ TEST(GradientBucketsTest, AllreduceSumsTheAccumulatedPasses) {
 TEST(GradientBucketsTest, RejectsNonPositiveBucketSize) {
   auto m = model();
   EXPECT_THROW(GradientBuckets(m->parameters(), 0, Device::cpu()), Error);
+}
+
+
+// A world of one that records when each non-blocking allreduce starts and finishes, and how
+// many elements it covers.
+class RecordingCommunicator final : public comm::Communicator {
+ public:
+  int rank() const override { return 0; }
+  int size() const override { return 1; }
+  std::string name() const override { return "recording"; }
+  void broadcast(void*, int64_t, int) override {}
+  void allreduce_sum(float*, int64_t) override {}
+  void allreduce_sum(double*, int64_t) override {}
+  int64_t start_allreduce_sum(float*, int64_t count) override { return record("start", count); }
+  int64_t start_allreduce_sum(double*, int64_t count) override { return record("start", count); }
+  void finish(int64_t handle) override { events.push_back("finish " + std::to_string(handle)); }
+  void scatterv(const float*, const std::vector<int64_t>&, const std::vector<int64_t>&, float*,
+                int) override {}
+  void gatherv(const float*, const std::vector<int64_t>&, const std::vector<int64_t>&, float*,
+               int) override {}
+  void allgather(const void*, int64_t, void*) override {}
+  void barrier() override {}
+  [[noreturn]] void abort(int) override { std::abort(); }
+
+  std::vector<std::string> events;
+
+ private:
+  int64_t record(const char* what, int64_t count) {
+    events.push_back(std::string(what) + " " + std::to_string(count));
+    return next_sequence();
+  }
+};
+
+TEST(GradientBucketsTest, ABucketStartsAsSoonAsBackwardFinishesItsParameters) {
+  // Buckets {last Dense: 36}, {first bias: 8}, {first weight: 128}. The last Dense finishes
+  // first, so its bucket must be under way while the layers below are still in backward.
+  auto m = model();
+  GradientBuckets buckets(m->parameters(), 40 * sizeof(float), Device::cpu());
+  RecordingCommunicator recorder;
+  std::vector<size_t> starts_after_layer;
+  m->forward(Tensor::full({3, 16}, 0.5f), nn::ForwardContext{});
+  buckets.begin_reduction(recorder, GradientBuckets::Sum::kLastPass);
+  m->backward(Tensor::full({3, 4}, 1.0f), [&](size_t layer) {
+    buckets.parameters_final(m->layer(layer).parameters());
+    starts_after_layer.push_back(recorder.events.size());
+  });
+  buckets.finish_reduction();
+  EXPECT_EQ(starts_after_layer, (std::vector<size_t>{1, 1, 3}));  // layers 2, 1, 0
+  EXPECT_EQ(recorder.events, (std::vector<std::string>{"start 36", "start 8", "start 128",
+                                                       "finish 0", "finish 1", "finish 2"}));
+  EXPECT_EQ(buckets.started_early(), 3u);
+}
+
+TEST(GradientBucketsTest, OverlappedAccumulationEqualsAccumulatingFirst) {
+  // The exact path adds each bucket's last pass when it starts the bucket: the totals must be
+  // those of accumulating every pass up front.
+  auto run = [](bool overlapped) {
+    auto m = model();
+    GradientBuckets buckets(m->parameters(), 40 * sizeof(float), Device::cpu());
+    auto local = comm::make_local_communicator();
+    buckets.clear_accumulators();
+    for (int64_t rows : {2, 3}) {
+      m->forward(Tensor::full({rows, 16}, 0.25f * static_cast<float>(rows)), nn::ForwardContext{});
+      const bool last = rows == 3;
+      if (last && overlapped) {
+        buckets.begin_reduction(*local, GradientBuckets::Sum::kAccumulatorsAndLastPass);
+        m->backward(Tensor::full({rows, 4}, 1.0f),
+                    [&](size_t layer) { buckets.parameters_final(m->layer(layer).parameters()); });
+        buckets.finish_reduction();
+      } else {
+        m->backward(Tensor::full({rows, 4}, 1.0f));
+        buckets.accumulate();
+      }
+    }
+    if (!overlapped) buckets.allreduce_accumulated(*local);
+    std::vector<float> grads;
+    for (nn::Parameter* p : m->parameters()) {
+      const std::vector<float> g = p->grad.to_vector();
+      grads.insert(grads.end(), g.begin(), g.end());
+    }
+    return grads;
+  };
+  EXPECT_EQ(run(true), run(false));
+}
+
+TEST(GradientBucketsTest, AParameterReportedTwiceInOneStepIsAnError) {
+  auto m = model();
+  GradientBuckets buckets(m->parameters(), 40 * sizeof(float), Device::cpu());
+  auto local = comm::make_local_communicator();
+  buckets.begin_reduction(*local, GradientBuckets::Sum::kLastPass);
+  buckets.parameters_final(m->layer(2).parameters());
+  EXPECT_THROW(buckets.parameters_final(m->layer(2).parameters()), Error);
 }
 
 }  // namespace
