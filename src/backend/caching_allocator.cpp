@@ -16,8 +16,11 @@ constexpr bool kCache = true;
 #endif
 }  // namespace
 
-CachingAllocator::CachingAllocator(SystemAllocate allocate, SystemRelease release)
-    : system_allocate_(std::move(allocate)), system_release_(std::move(release)) {}
+CachingAllocator::CachingAllocator(SystemAllocate allocate, SystemRelease release,
+                                   size_t largest_cached)
+    : system_allocate_(std::move(allocate)),
+      system_release_(std::move(release)),
+      largest_cached_(largest_cached) {}
 
 CachingAllocator::~CachingAllocator() { release_cached(); }
 
@@ -47,7 +50,7 @@ void CachingAllocator::deallocate(void* pointer, size_t bytes) noexcept {
   if (pointer == nullptr) return;
   const size_t size = rounded(bytes);
   std::lock_guard lock(mutex_);
-  if (!kCache) {
+  if (!kCache || size > largest_cached_) {
     system_release_(pointer);
     stats_.bytes_in_use -= static_cast<int64_t>(size);
     return;

@@ -27,7 +27,10 @@ class CachingAllocator {
   using SystemAllocate = std::function<void*(size_t bytes)>;
   using SystemRelease = std::function<void(void* pointer)>;
 
-  CachingAllocator(SystemAllocate allocate, SystemRelease release);
+  // Blocks larger than `largest_cached` bytes go straight back to the system when freed
+  // (one-off buffers, like a data set being decoded, must not stay reserved for the run).
+  CachingAllocator(SystemAllocate allocate, SystemRelease release,
+                   size_t largest_cached = SIZE_MAX);
   ~CachingAllocator();
   CachingAllocator(const CachingAllocator&) = delete;
   CachingAllocator& operator=(const CachingAllocator&) = delete;
@@ -50,6 +53,7 @@ class CachingAllocator {
 
   SystemAllocate system_allocate_;
   SystemRelease system_release_;
+  size_t largest_cached_;
   mutable std::mutex mutex_;
   std::unordered_map<size_t, std::vector<void*>> free_blocks_;  // by rounded size
   AllocatorStats stats_;

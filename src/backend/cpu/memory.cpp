@@ -11,11 +11,15 @@ namespace lockstep::backend::cpu {
 
 namespace {
 constexpr size_t kAlignment = 64;
+// Larger host blocks are returned to malloc when freed: a step's tensors are smaller, and
+// glibc serves large blocks from fresh pages cheaply, while caching a data set's temporaries
+// would keep hundreds of MB reserved for the whole run.
+constexpr size_t kLargestCached = size_t{64} << 20;
 }
 
 CpuBackend::CpuBackend()
     : allocator_([](size_t bytes) { return std::aligned_alloc(kAlignment, bytes); },
-                 [](void* pointer) { std::free(pointer); }) {
+                 [](void* pointer) { std::free(pointer); }, kLargestCached) {
   static_assert(CachingAllocator::kGranularity % kAlignment == 0);
 }
 
