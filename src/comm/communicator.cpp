@@ -27,6 +27,13 @@ int64_t Communicator::start_allreduce_sum(double* data, int64_t count) {
   return sequence() - 1;
 }
 
+int64_t Communicator::start_scatterv(const float* send, const std::vector<int64_t>& counts,
+                                     const std::vector<int64_t>& displacements, float* receive,
+                                     int root) {
+  scatterv(send, counts, displacements, receive, root);
+  return sequence() - 1;
+}
+
 void Communicator::finish(int64_t /*handle*/) {}
 
 std::string Communicator::exchange_label(std::string label) {

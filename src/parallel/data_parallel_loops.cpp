@@ -138,6 +138,10 @@ Metrics DataParallel::fit(const data::Dataset& data, const FitOptions& options,
         const comm::ScopedLabel label(communicator_, "batch rows");
         const ProfileScope phase(Phase::kData);
         batch.load(data, shape, rows);
+        // The next batch of the epoch moves while this step computes (scatter mode).
+        if (b + 1 < batches) {
+          batch.prefetch(data, shape, data::batch_rows(order, b + 1, options.batch_size, false));
+        }
       }
       const nn::LossValue value =
           run_step(batch.inputs(), batch.targets(), static_cast<int64_t>(rows.size()),

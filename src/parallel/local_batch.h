@@ -1,5 +1,7 @@
 // LocalBatch: this rank's rows of a global batch, either scattered from rank 0 (which
-// gathers the batch from its data set) or read from this rank's own copy of the data.
+// gathers the batch from its data set) or read from this rank's own copy of the data. In
+// scatter mode the next batch can be prefetched: its scatter runs while the current step
+// computes, into a second set of buffers.
 #pragma once
 
 #include <span>
@@ -24,24 +26,46 @@ class LocalBatch {
   // Ranks hold whole groups of `group` rows of each batch (data::partition). The rows are
   // kept in host memory staged for `device` (page-locked when it is a GPU).
   LocalBatch(comm::Communicator& communicator, InputMode mode, int64_t group, Device device);
+  // Waits for a prefetch still under way (every rank started it, so it completes).
+  ~LocalBatch();
+  LocalBatch(const LocalBatch&) = delete;
+  LocalBatch& operator=(const LocalBatch&) = delete;
 
   // Loads this rank's rows of the global batch whose sample ids are `rows` (the same span on
   // every rank). In scatter mode only rank 0 reads `data`.
+  // When these rows were prefetched, it only waits for their scatter.
   void load(const data::Dataset& data, const DataShape& shape, std::span<const int64_t> rows);
+  // Scatter mode: starts moving the rows of the batch after the loaded one (rank 0 gathers
+  // them now; the scatter proceeds during the step). Every rank must call it alike. Does
+  // nothing in sharded mode.
+  void prefetch(const data::Dataset& data, const DataShape& shape, std::span<const int64_t> rows);
 
-  const Tensor& inputs() const { return inputs_; }    // [n_r, ...sample_shape]
-  const Tensor& targets() const { return targets_; }  // [n_r, ...label_shape]
-  const data::Slice& slice() const { return slice_; }
+  const Tensor& inputs() const { return current_.inputs; }    // [n_r, ...sample_shape]
+  const Tensor& targets() const { return current_.targets; }  // [n_r, ...label_shape]
+  const data::Slice& slice() const { return current_.slice; }
 
  private:
+  struct Buffers {
+    data::Slice slice;
+    Tensor inputs, targets;
+    Tensor root_inputs, root_targets;  // rank 0's whole batch, scatter mode only
+  };
+  // Allocates `b` for `rows` and, on rank 0, gathers the batch into its root buffers.
+  void prepare(Buffers& b, const data::Dataset& data, const DataShape& shape,
+               std::span<const int64_t> rows);
+  void finish_prefetch();
+
+
   comm::Communicator& communicator_;
   InputMode mode_;
   int64_t group_;
   Device device_;
   RowExchange exchange_;
-  data::Slice slice_;
-  Tensor inputs_, targets_;
-  Tensor root_inputs_, root_targets_;  // rank 0's whole batch, scatter mode only
+  Buffers current_, next_;
+  // The prefetch under way: which rows, and the handles of its two scatters.
+  bool prefetching_ = false;
+  std::span<const int64_t> prefetched_rows_;
+  int64_t handles_[2] = {-1, -1};
 };
 
 }  // namespace lockstep::parallel

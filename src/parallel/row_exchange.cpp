@@ -18,6 +18,12 @@ void RowExchange::scatter(const float* root_block, int64_t rows, int64_t row_ele
   communicator_.scatterv(root_block, l.counts, l.displacements, local, 0);
 }
 
+int64_t RowExchange::start_scatter(const float* root_block, int64_t rows, int64_t row_elements,
+                                   float* local) {
+  const data::CountsAndDisplacements& l = layout(rows, row_elements);
+  return communicator_.start_scatterv(root_block, l.counts, l.displacements, local, 0);
+}
+
 void RowExchange::gather(const float* local, int64_t rows, int64_t row_elements,
                          float* root_block) {
   const data::CountsAndDisplacements& l = layout(rows, row_elements);

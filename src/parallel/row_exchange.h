@@ -19,6 +19,9 @@ class RowExchange {
   // Rank 0's `root_block` [rows, row_elements] -> this rank's rows into `local`
   // (n_r * row_elements floats). `root_block` is read on rank 0 only.
   void scatter(const float* root_block, int64_t rows, int64_t row_elements, float* local);
+  // The same, non-blocking: returns the communicator's handle; `local` is filled (and
+  // `root_block` free again) after communicator.finish(handle).
+  int64_t start_scatter(const float* root_block, int64_t rows, int64_t row_elements, float* local);
   // The reverse: every rank's `local` rows land in their place of rank 0's `root_block`.
   void gather(const float* local, int64_t rows, int64_t row_elements, float* root_block);
 

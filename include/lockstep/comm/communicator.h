@@ -40,15 +40,20 @@ class Communicator {
   // The reverse: rank r's counts[r] elements land at displacements[r] of `receive` on root.
   virtual void gatherv(const float* send, const std::vector<int64_t>& counts,
                        const std::vector<int64_t>& displacements, float* receive, int root) = 0;
-  // Non-blocking allreduce, for overlapping gradient communication with backward: starts an
-  // elementwise sum over ranks of `data` in place and returns a handle; the result is there
-  // after finish(handle). Every rank must start the same collectives in the same order (with
-  // no other collective between a start and the finish on any rank... except more starts);
-  // `data` must stay untouched until finish. progress() lets started ones advance (MPI
-  // moves non-blocking collectives only inside MPI calls): call it between pieces of work.
-  // The default runs the allreduce at start (blocking), for communicators without overlap.
+  // Non-blocking collectives, for overlapping communication with computation. Each start
+  // returns a handle; the collective's result is there after finish(handle). Every rank must
+  // start (and run) its collectives in the same order; other collectives may run between a
+  // start and its finish. Buffers stay untouched until finish. progress() lets started ones
+  // advance (MPI moves non-blocking collectives only inside MPI calls): call it between
+  // pieces of work. The defaults run the collective at start (blocking).
+  // Allreduce: an elementwise sum over ranks of `data`, in place.
   virtual int64_t start_allreduce_sum(float* data, int64_t count);
   virtual int64_t start_allreduce_sum(double* data, int64_t count);
+  // Non-blocking scatterv (same arguments): `receive` is filled, and `send` may be reused,
+  // after finish(handle). The default scatters at start (blocking).
+  virtual int64_t start_scatterv(const float* send, const std::vector<int64_t>& counts,
+                                 const std::vector<int64_t>& displacements, float* receive,
+                                 int root);
   // Waits (under the deadline) until the collective `handle` has finished.
   virtual void finish(int64_t handle);
   virtual void progress() {}

@@ -131,7 +131,7 @@ int64_t MpiCommunicator::start_allreduce(void* data, int64_t count, MPI_Datatype
   const char* where = "MpiCommunicator::start_allreduce_sum";
   detail::check_length(where, "count", count);
   detail::check_buffer(where, "data", data, count);
-  Pending pending{begin("allreduce_sum", count * element_bytes), label(), {}};
+  Pending pending{begin("allreduce_sum", count * element_bytes), label(), {}, {}, {}};
   auto* base = static_cast<char*>(data);
   for_each_chunk(count, max_chunk_, [&](int64_t offset, int n) {
     MPI_Request request = MPI_REQUEST_NULL;

@@ -37,6 +37,9 @@ class MpiCommunicator final : public Communicator {
   void gatherv(const float* send, const std::vector<int64_t>& counts,
                const std::vector<int64_t>& displacements, float* receive, int root) override;
   void allgather(const void* send, int64_t bytes, void* receive) override;
+  int64_t start_scatterv(const float* send, const std::vector<int64_t>& counts,
+                         const std::vector<int64_t>& displacements, float* receive,
+                         int root) override;
   int64_t start_allreduce_sum(float* data, int64_t count) override;
   int64_t start_allreduce_sum(double* data, int64_t count) override;
   void finish(int64_t handle) override;
@@ -66,12 +69,13 @@ class MpiCommunicator final : public Communicator {
   void trace(const Operation& op) const;
   [[noreturn]] void time_out(MPI_Request* requests, int count, const Operation& op);
 
-  // A non-blocking allreduce between start_allreduce_sum and finish, with the label it was
-  // started under (a timeout report names it).
+  // A non-blocking collective between its start and finish, with the label it was started
+  // under (a timeout report names it) and, for a scatterv, the count arrays MPI reads.
   struct Pending {
     Operation op;
     std::string label;
     std::vector<MPI_Request> requests;
+    std::vector<int> counts, displacements;
   };
   int64_t start_allreduce(void* data, int64_t count, MPI_Datatype type, int64_t element_bytes);
   void allreduce_chunks(void* data, int64_t count, MPI_Datatype type, int64_t element_bytes);

@@ -75,6 +75,12 @@ void MpiCommunicator::post_receives(float* data, int64_t count, int peer, int ta
 void MpiCommunicator::scatterv(const float* send, const std::vector<int64_t>& counts,
                                const std::vector<int64_t>& displacements, float* receive,
                                int root) {
+  finish(start_scatterv(send, counts, displacements, receive, root));
+}
+
+int64_t MpiCommunicator::start_scatterv(const float* send, const std::vector<int64_t>& counts,
+                                        const std::vector<int64_t>& displacements,
+                                        float* receive, int root) {
   const char* where = "MpiCommunicator::scatterv";
   detail::check_root(where, root, size_);
   detail::check_layout(where, counts, displacements, size_);
@@ -82,17 +88,23 @@ void MpiCommunicator::scatterv(const float* send, const std::vector<int64_t>& co
   if (rank_ == root) {
     detail::check_buffer(where, "send", send, detail::layout_extent(counts, displacements));
   }
-  const Operation op = begin("scatterv", bytes_moved(counts, rank_, root));
-  if (!fits_one_call(counts, displacements)) {
-    scatterv_chunks(send, counts, displacements, receive, root, op);
-    return;
+  Pending pending{begin("scatterv", bytes_moved(counts, rank_, root)), label(), {}, {}, {}};
+  if (fits_one_call(counts, displacements)) {
+    // MPI reads the count arrays until the scatter completes: they live in `pending`.
+    pending.counts = to_int(counts);
+    pending.displacements = to_int(displacements);
+    MPI_Request request = MPI_REQUEST_NULL;
+    LOCKSTEP_MPI_CHECK(MPI_Iscatterv(send, pending.counts.data(), pending.displacements.data(),
+                                     MPI_FLOAT, receive,
+                                     pending.counts[static_cast<size_t>(rank_)], MPI_FLOAT, root,
+                                     comm_, &request));
+    pending.requests.push_back(request);
+  } else {
+    scatterv_chunks(send, counts, displacements, receive, root, pending.op);  // done here
   }
-  const std::vector<int> int_counts = to_int(counts), int_displacements = to_int(displacements);
-  MPI_Request request = MPI_REQUEST_NULL;
-  LOCKSTEP_MPI_CHECK(MPI_Iscatterv(send, int_counts.data(), int_displacements.data(), MPI_FLOAT,
-                                   receive, int_counts[static_cast<size_t>(rank_)], MPI_FLOAT, root,
-                                   comm_, &request));
-  wait(request, op);
+  const int64_t handle = pending.op.sequence;
+  pending_.emplace(handle, std::move(pending));
+  return handle;
 }
 
 void MpiCommunicator::scatterv_chunks(const float* send, const std::vector<int64_t>& counts,
