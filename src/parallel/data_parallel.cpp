@@ -91,7 +91,9 @@ DataParallel::DataParallel(nn::Sequential& model, comm::Communicator& communicat
   }
   buckets_ = std::make_unique<GradientBuckets>(model_.parameters(), options_.bucket_bytes,
                                                device_);
-  for (size_t i = 0; i < model_.size(); ++i) layer_parameters_.push_back(model_.layer(i).parameters());
+  for (size_t i = 0; i < model_.size(); ++i) {
+    layer_parameters_.push_back(model_.layer(i).parameters());
+  }
 }
 
 DataParallel::~DataParallel() = default;
@@ -153,8 +155,9 @@ nn::LossValue DataParallel::run_step(const Tensor& inputs, const Tensor& targets
     if (!training) continue;
     const ProfileScope phase(Phase::kBackward);
     if (last_pass) {
-      buckets_->begin_reduction(communicator_, exact ? GradientBuckets::Sum::kAccumulatorsAndLastPass
-                                                     : GradientBuckets::Sum::kLastPass);
+      buckets_->begin_reduction(communicator_,
+                                exact ? GradientBuckets::Sum::kAccumulatorsAndLastPass
+                                      : GradientBuckets::Sum::kLastPass);
       model_.backward(output_grad_, on_layer_done);
     } else {
       model_.backward(output_grad_);

@@ -7,7 +7,8 @@
 namespace lockstep::backend {
 
 namespace {
-constexpr const char* kNoCuda = "this build of Lockstep has no CUDA backend (LOCKSTEP_WITH_CUDA=OFF)";
+constexpr const char* kNoCuda =
+    "this build of Lockstep has no CUDA backend (LOCKSTEP_WITH_CUDA=OFF)";
 }
 
 Backend& cuda_backend_for(int ordinal) {
