@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "backend/cpu/cpu_backend.h"
+#include "backend/op_checks.h"
 #include "lockstep/core/error.h"
 
 namespace lockstep::backend::cpu {
@@ -36,31 +37,14 @@ class ChannelSum {
   double lanes_[kLanes] = {};
 };
 
-// CBLAS takes int extents: refuse anything that would be truncated.
-int to_blas_int(int64_t value, const char* name) {
-  LOCKSTEP_CHECK(value >= 0 && value <= std::numeric_limits<int>::max(),
-                 "gemm: " << name << " = " << value << " does not fit the int of CBLAS");
-  return static_cast<int>(value);
-}
-
 }  // namespace
 
 void CpuBackend::gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
                       const float* a, int64_t lda, const float* b, int64_t ldb, float beta,
                       float* c, int64_t ldc) {
-  const int im = to_blas_int(m, "m"), in = to_blas_int(n, "n"), ik = to_blas_int(k, "k");
-  const int ilda = to_blas_int(lda, "lda"), ildb = to_blas_int(ldb, "ldb");
-  const int ildc = to_blas_int(ldc, "ldc");
-  // Row strides as stored: A is [m,k] or [k,m] (transposed), B is [k,n] or [n,k].
-  LOCKSTEP_CHECK(ildc >= std::max(in, 1), "gemm: ldc " << ldc << " is less than n " << n);
-  LOCKSTEP_CHECK(ilda >= std::max(trans_a ? im : ik, 1), "gemm: lda " << lda << " is less than the "
-                                                                      << (trans_a ? m : k)
-                                                                      << " columns of A as stored");
-  LOCKSTEP_CHECK(ildb >= std::max(trans_b ? ik : in, 1), "gemm: ldb " << ldb << " is less than the "
-                                                                      << (trans_b ? k : n)
-                                                                      << " columns of B as stored");
-  if (im == 0 || in == 0) return;
-  if (ik == 0) {
+  const GemmInts g = check_gemm(trans_a, trans_b, m, n, k, lda, ldb, ldc, "CBLAS");
+  if (g.m == 0 || g.n == 0) return;
+  if (g.k == 0) {
     // C = beta * C; beta 0 overwrites (so NaN in C does not survive), as BLAS does.
     for (int64_t r = 0; r < m; ++r) {
       float* row = c + r * ldc;
@@ -69,8 +53,8 @@ void CpuBackend::gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t 
     return;
   }
   cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
-              trans_b ? CblasTrans : CblasNoTrans, im, in, ik, alpha, a, ilda, b, ildb, beta, c,
-              ildc);
+              trans_b ? CblasTrans : CblasNoTrans, g.m, g.n, g.k, alpha, a, g.lda, b, g.ldb, beta,
+              c, g.ldc);
 }
 
 void CpuBackend::add_bias_rows(float* y, const float* bias, int64_t rows, int64_t cols) {

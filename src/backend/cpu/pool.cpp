@@ -6,19 +6,12 @@
 #include <algorithm>
 
 #include "backend/cpu/cpu_backend.h"
+#include "backend/op_checks.h"
 #include "lockstep/core/error.h"
 
 namespace lockstep::backend::cpu {
 
 namespace {
-
-void check_geometry(const PoolGeometry& g, int64_t batch, const char* what) {
-  LOCKSTEP_CHECK(batch >= 0 && g.channels >= 0 && g.pool_h > 0 && g.pool_w > 0 && g.stride_h > 0 &&
-                     g.stride_w > 0 && g.height >= g.pool_h && g.width >= g.pool_w,
-                 what << ": invalid geometry: batch " << batch << ", image " << g.channels << "x"
-                      << g.height << "x" << g.width << ", pool " << g.pool_h << "x" << g.pool_w
-                      << ", stride " << g.stride_h << "x" << g.stride_w);
-}
 
 // Index within `plane` [height, width] of the first maximum of window (oy, ox), scanning the
 // window row by row (the order the CUDA kernel must follow too).
@@ -169,7 +162,7 @@ void avg_pool_backward_2x2(const float* dy, float* dx, int64_t batch, const Pool
 }  // namespace
 
 void CpuBackend::max_pool_forward(const float* x, float* y, int64_t batch, const PoolGeometry& g) {
-  check_geometry(g, batch, "max_pool_forward");
+  check_pool_geometry(g, batch, "max_pool_forward");
   if (is_2x2_stride_2(g)) return max_pool_forward_2x2(x, y, batch, g);
   for_each_window(batch, g, [&](int64_t in, int64_t out, int64_t oy, int64_t ox) {
     y[out] = x[in + window_argmax(x + in, g, oy, ox)];
@@ -178,7 +171,7 @@ void CpuBackend::max_pool_forward(const float* x, float* y, int64_t batch, const
 
 void CpuBackend::max_pool_backward(const float* x, const float* dy, float* dx, int64_t batch,
                                    const PoolGeometry& g) {
-  check_geometry(g, batch, "max_pool_backward");
+  check_pool_geometry(g, batch, "max_pool_backward");
   if (is_2x2_stride_2(g)) return max_pool_backward_2x2(x, dy, dx, batch, g);
   std::fill(dx, dx + batch * g.channels * g.height * g.width, 0.0f);
   for_each_window(batch, g, [&](int64_t in, int64_t out, int64_t oy, int64_t ox) {
@@ -187,7 +180,7 @@ void CpuBackend::max_pool_backward(const float* x, const float* dy, float* dx, i
 }
 
 void CpuBackend::avg_pool_forward(const float* x, float* y, int64_t batch, const PoolGeometry& g) {
-  check_geometry(g, batch, "avg_pool_forward");
+  check_pool_geometry(g, batch, "avg_pool_forward");
   if (is_2x2_stride_2(g)) return avg_pool_forward_2x2(x, y, batch, g);
   const float inv_area = 1.0f / static_cast<float>(g.pool_h * g.pool_w);
   for_each_window(batch, g, [&](int64_t in, int64_t out, int64_t oy, int64_t ox) {
@@ -203,7 +196,7 @@ void CpuBackend::avg_pool_forward(const float* x, float* y, int64_t batch, const
 
 void CpuBackend::avg_pool_backward(const float* dy, float* dx, int64_t batch,
                                    const PoolGeometry& g) {
-  check_geometry(g, batch, "avg_pool_backward");
+  check_pool_geometry(g, batch, "avg_pool_backward");
   if (is_2x2_stride_2(g)) return avg_pool_backward_2x2(dy, dx, batch, g);
   std::fill(dx, dx + batch * g.channels * g.height * g.width, 0.0f);
   const float inv_area = 1.0f / static_cast<float>(g.pool_h * g.pool_w);

@@ -9,19 +9,12 @@
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/device_guard.h"
 #include "backend/cuda/kernel_util.cuh"
+#include "backend/op_checks.h"
 #include "lockstep/core/error.h"
 
 namespace lockstep::backend::cuda {
 
 namespace {
-
-// cublasGemmEx takes int extents (as CBLAS does on the CPU): refuse anything that would be
-// truncated.
-int to_blas_int(int64_t value, const char* name) {
-  LOCKSTEP_CHECK(value >= 0 && value <= std::numeric_limits<int>::max(),
-                 "gemm: " << name << " = " << value << " does not fit the int of cuBLAS");
-  return static_cast<int>(value);
-}
 
 // C[r, j] = beta * C[r, j] over [m, n] with row stride ldc; beta 0 writes zeros (so NaN in C
 // does not survive), as BLAS does for k == 0.
@@ -81,20 +74,10 @@ __global__ void bias_grad_channels_kernel(const float* dy, float* dbias, int64_t
 void CudaBackend::gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
                        const float* a, int64_t lda, const float* b, int64_t ldb, float beta,
                        float* c, int64_t ldc) {
-  // The CPU's checks, in its order and words.
-  const int im = to_blas_int(m, "m"), in = to_blas_int(n, "n"), ik = to_blas_int(k, "k");
-  const int ilda = to_blas_int(lda, "lda"), ildb = to_blas_int(ldb, "ldb");
-  const int ildc = to_blas_int(ldc, "ldc");
-  LOCKSTEP_CHECK(ildc >= std::max(in, 1), "gemm: ldc " << ldc << " is less than n " << n);
-  LOCKSTEP_CHECK(ilda >= std::max(trans_a ? im : ik, 1), "gemm: lda " << lda << " is less than the "
-                                                                      << (trans_a ? m : k)
-                                                                      << " columns of A as stored");
-  LOCKSTEP_CHECK(ildb >= std::max(trans_b ? ik : in, 1), "gemm: ldb " << ldb << " is less than the "
-                                                                      << (trans_b ? k : n)
-                                                                      << " columns of B as stored");
-  if (im == 0 || in == 0) return;
+  const GemmInts g = check_gemm(trans_a, trans_b, m, n, k, lda, ldb, ldc, "cuBLAS");
+  if (g.m == 0 || g.n == 0) return;
   DeviceGuard guard(ordinal_);
-  if (ik == 0) {
+  if (g.k == 0) {
     scale_matrix_kernel<<<blocks_for(m * n), kThreads, 0, stream_>>>(c, m, n, ldc, beta);
     LOCKSTEP_CUDA_CHECK_LAUNCH(scale_matrix_kernel);
     return;
@@ -107,8 +90,8 @@ void CudaBackend::gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t
   LOCKSTEP_CUBLAS_CHECK(
       cublasSetMathMode(cublas_, tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
   LOCKSTEP_CUBLAS_CHECK(cublasGemmEx(
-      cublas_, trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, in, im, ik,
-      &alpha, b, CUDA_R_32F, ildb, a, CUDA_R_32F, ilda, &beta, c, CUDA_R_32F, ildc,
+      cublas_, trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, g.n, g.m, g.k,
+      &alpha, b, CUDA_R_32F, g.ldb, a, CUDA_R_32F, g.lda, &beta, c, CUDA_R_32F, g.ldc,
       tf32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F_PEDANTIC, CUBLAS_GEMM_DEFAULT));
 }
 

@@ -6,20 +6,12 @@
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/device_guard.h"
 #include "backend/cuda/kernel_util.cuh"
+#include "backend/op_checks.h"
 #include "lockstep/core/error.h"
 
 namespace lockstep::backend::cuda {
 
 namespace {
-
-// The CPU's check, in its words.
-void check_geometry(const PoolGeometry& g, int64_t batch, const char* what) {
-  LOCKSTEP_CHECK(batch >= 0 && g.channels >= 0 && g.pool_h > 0 && g.pool_w > 0 && g.stride_h > 0 &&
-                     g.stride_w > 0 && g.height >= g.pool_h && g.width >= g.pool_w,
-                 what << ": invalid geometry: batch " << batch << ", image " << g.channels << "x"
-                      << g.height << "x" << g.width << ", pool " << g.pool_h << "x" << g.pool_w
-                      << ", stride " << g.stride_h << "x" << g.stride_w);
-}
 
 // Extents the kernels need (PoolGeometry's own helpers are host code).
 struct PoolShape {
@@ -134,7 +126,7 @@ __global__ void avg_pool_backward_kernel(const float* dy, float* dx, int64_t pla
 }  // namespace
 
 void CudaBackend::max_pool_forward(const float* x, float* y, int64_t batch, const PoolGeometry& g) {
-  check_geometry(g, batch, "max_pool_forward");
+  check_pool_geometry(g, batch, "max_pool_forward");
   const PoolShape s = pool_shape(g);
   const int64_t planes = batch * g.channels, n = planes * s.out_h * s.out_w;
   if (n <= 0) return;
@@ -145,7 +137,7 @@ void CudaBackend::max_pool_forward(const float* x, float* y, int64_t batch, cons
 
 void CudaBackend::max_pool_backward(const float* x, const float* dy, float* dx, int64_t batch,
                                     const PoolGeometry& g) {
-  check_geometry(g, batch, "max_pool_backward");
+  check_pool_geometry(g, batch, "max_pool_backward");
   const PoolShape s = pool_shape(g);
   const int64_t planes = batch * g.channels, n = planes * g.height * g.width;
   if (n <= 0) return;
@@ -155,7 +147,7 @@ void CudaBackend::max_pool_backward(const float* x, const float* dy, float* dx, 
 }
 
 void CudaBackend::avg_pool_forward(const float* x, float* y, int64_t batch, const PoolGeometry& g) {
-  check_geometry(g, batch, "avg_pool_forward");
+  check_pool_geometry(g, batch, "avg_pool_forward");
   const PoolShape s = pool_shape(g);
   const int64_t planes = batch * g.channels, n = planes * s.out_h * s.out_w;
   if (n <= 0) return;
@@ -167,7 +159,7 @@ void CudaBackend::avg_pool_forward(const float* x, float* y, int64_t batch, cons
 
 void CudaBackend::avg_pool_backward(const float* dy, float* dx, int64_t batch,
                                     const PoolGeometry& g) {
-  check_geometry(g, batch, "avg_pool_backward");
+  check_pool_geometry(g, batch, "avg_pool_backward");
   const PoolShape s = pool_shape(g);
   const int64_t planes = batch * g.channels, n = planes * g.height * g.width;
   if (n <= 0) return;

@@ -1,0 +1,45 @@
+// The backends' shared argument checks (op_checks.h).
+#include "backend/op_checks.h"
+
+#include <algorithm>
+#include <limits>
+
+#include "lockstep/core/error.h"
+
+namespace lockstep::backend {
+
+namespace {
+
+// BLAS takes int extents: refuse anything that would be truncated.
+int to_blas_int(int64_t value, const char* name, const char* library) {
+  LOCKSTEP_CHECK(value >= 0 && value <= std::numeric_limits<int>::max(),
+                 "gemm: " << name << " = " << value << " does not fit the int of " << library);
+  return static_cast<int>(value);
+}
+
+}  // namespace
+
+GemmInts check_gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, int64_t lda,
+                    int64_t ldb, int64_t ldc, const char* library) {
+  const GemmInts g{to_blas_int(m, "m", library),     to_blas_int(n, "n", library),
+                   to_blas_int(k, "k", library),     to_blas_int(lda, "lda", library),
+                   to_blas_int(ldb, "ldb", library), to_blas_int(ldc, "ldc", library)};
+  LOCKSTEP_CHECK(g.ldc >= std::max(g.n, 1), "gemm: ldc " << ldc << " is less than n " << n);
+  LOCKSTEP_CHECK(g.lda >= std::max(trans_a ? g.m : g.k, 1),
+                 "gemm: lda " << lda << " is less than the " << (trans_a ? m : k)
+                              << " columns of A as stored");
+  LOCKSTEP_CHECK(g.ldb >= std::max(trans_b ? g.k : g.n, 1),
+                 "gemm: ldb " << ldb << " is less than the " << (trans_b ? k : n)
+                              << " columns of B as stored");
+  return g;
+}
+
+void check_pool_geometry(const PoolGeometry& g, int64_t batch, const char* what) {
+  LOCKSTEP_CHECK(batch >= 0 && g.channels >= 0 && g.pool_h > 0 && g.pool_w > 0 && g.stride_h > 0 &&
+                     g.stride_w > 0 && g.height >= g.pool_h && g.width >= g.pool_w,
+                 what << ": invalid geometry: batch " << batch << ", image " << g.channels << "x"
+                      << g.height << "x" << g.width << ", pool " << g.pool_h << "x" << g.pool_w
+                      << ", stride " << g.stride_h << "x" << g.stride_w);
+}
+
+}  // namespace lockstep::backend

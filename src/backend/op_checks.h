@@ -1,0 +1,24 @@
+// Argument checks every backend runs before its kernels, shared so that the CPU and CUDA
+// backends refuse the same calls with the same words.
+#pragma once
+
+#include <cstdint>
+
+#include "lockstep/backend/backend.h"
+
+namespace lockstep::backend {
+
+// gemm's extents and strides as int (CBLAS and cuBLAS take int).
+struct GemmInts {
+  int m, n, k, lda, ldb, ldc;
+};
+
+// Checks gemm's arguments: every extent fits `library`'s int ("CBLAS", "cuBLAS"), and each row
+// stride covers the columns as stored (A is [m,k] or [k,m] transposed, B [k,n] or [n,k]).
+GemmInts check_gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, int64_t lda,
+                    int64_t ldb, int64_t ldc, const char* library);
+
+// Checks a pooling call's geometry; `what` names the op in the message.
+void check_pool_geometry(const PoolGeometry& g, int64_t batch, const char* what);
+
+}  // namespace lockstep::backend
