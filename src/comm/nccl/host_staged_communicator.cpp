@@ -9,6 +9,7 @@
 #include <cstdlib>
 
 #include "backend/cuda/cuda_check.h"
+#include "comm/nccl/host_scope.h"
 #include "lockstep/backend/backend.h"
 #include "lockstep/comm/nccl_communicator.h"
 #include "lockstep/core/error.h"
@@ -40,7 +41,7 @@ class HostStagedCommunicator final : public Communicator {
 
   void broadcast(void* data, int64_t bytes, int root) override {
     next_sequence();
-    const Settings settings(*this);
+    const detail::HostScope scope(host_, *this);
     if (!in_device_memory(data)) return host_.broadcast(data, bytes, root);
     void* host = stage(static_cast<size_t>(std::max<int64_t>(bytes, 0)));
     if (rank() == root) backend_.copy_to_host(host, data, static_cast<size_t>(bytes));
@@ -52,23 +53,23 @@ class HostStagedCommunicator final : public Communicator {
   void scatterv(const float* send, const std::vector<int64_t>& counts,
                 const std::vector<int64_t>& displacements, float* receive, int root) override {
     next_sequence();
-    const Settings settings(*this);
+    const detail::HostScope scope(host_, *this);
     host_.scatterv(send, counts, displacements, receive, root);
   }
   void gatherv(const float* send, const std::vector<int64_t>& counts,
                const std::vector<int64_t>& displacements, float* receive, int root) override {
     next_sequence();
-    const Settings settings(*this);
+    const detail::HostScope scope(host_, *this);
     host_.gatherv(send, counts, displacements, receive, root);
   }
   void allgather(const void* send, int64_t bytes, void* receive) override {
     next_sequence();
-    const Settings settings(*this);
+    const detail::HostScope scope(host_, *this);
     host_.allgather(send, bytes, receive);
   }
   void barrier() override {
     next_sequence();
-    const Settings settings(*this);
+    const detail::HostScope scope(host_, *this);
     host_.barrier();
   }
   [[noreturn]] void abort(int code) override {
@@ -77,36 +78,10 @@ class HostStagedCommunicator final : public Communicator {
   }
 
  private:
-  // The host communicator runs each collective under this one's deadline, step and label.
-  class Settings {
-   public:
-    explicit Settings(HostStagedCommunicator& outer)
-        : host_(outer.host_),
-          deadline_(host_.deadline()),
-          step_(host_.step()),
-          label_(host_.exchange_label(outer.label())) {
-      host_.set_deadline(outer.deadline());
-      host_.set_step(outer.step());
-    }
-    ~Settings() {
-      host_.set_deadline(deadline_);
-      host_.set_step(step_);
-      host_.exchange_label(std::move(label_));
-    }
-    Settings(const Settings&) = delete;
-    Settings& operator=(const Settings&) = delete;
-
-   private:
-    Communicator& host_;
-    double deadline_;
-    int64_t step_;
-    std::string label_;
-  };
-
   template <typename T>
   void reduce(T* data, int64_t count) {
     next_sequence();
-    const Settings settings(*this);
+    const detail::HostScope scope(host_, *this);
     if (!in_device_memory(data)) return host_.allreduce_sum(data, count);
     const size_t bytes = static_cast<size_t>(std::max<int64_t>(count, 0)) * sizeof(T);
     T* host = static_cast<T*>(stage(bytes));

@@ -12,6 +12,7 @@
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/device_guard.h"
 #include "comm/collective_args.h"
+#include "comm/nccl/host_scope.h"
 #include "comm/nccl/nccl_check.h"
 #include "lockstep/backend/backend.h"
 #include "lockstep/comm/nccl_communicator.h"
@@ -21,31 +22,7 @@ namespace lockstep::comm {
 
 namespace {
 
-// While a collective runs on the host communicator, it carries this communicator's deadline,
-// step and label (so a timeout there reports what the caller is doing); the host's own
-// settings come back afterwards, for whoever else uses it.
-class HostScope {
- public:
-  HostScope(Communicator& host, const Communicator& self)
-      : host_(host), deadline_s_(host.deadline()), step_(host.step()) {
-    host.set_deadline(self.deadline());
-    host.set_step(self.step());
-    label_ = host.exchange_label(self.label());
-  }
-  ~HostScope() {
-    host_.exchange_label(std::move(label_));
-    host_.set_step(step_);
-    host_.set_deadline(deadline_s_);  // was accepted before, so it cannot throw now
-  }
-  HostScope(const HostScope&) = delete;
-  HostScope& operator=(const HostScope&) = delete;
-
- private:
-  Communicator& host_;
-  double deadline_s_;
-  int64_t step_;
-  std::string label_;
-};
+using detail::HostScope;
 
 const char* memory_name(cudaMemoryType type) {
   switch (type) {
