@@ -1,6 +1,5 @@
-// Conv2D: per image, im2col unfolds the input into columns [patch, out_h*out_w] and one GEMM
-// with the weight [filters, patch] gives the output; backward reverses both with GEMM and
-// col2im. The two column workspaces are members, reused across images and calls.
+// Conv2D: checks shapes and devices, then hands the batch to the backend's conv2d_forward and
+// conv2d_backward (im2col, GEMM with the weight [filters, patch], col2im: see backend.h).
 #include "lockstep/nn/conv2d.h"
 
 #include "lockstep/core/error.h"
@@ -78,14 +77,6 @@ Shape Conv2D::output_shape(const Shape& input_shape) const {
   return {filters_, g.out_h(), g.out_w()};
 }
 
-void Conv2D::reserve(Tensor& workspace, int64_t rows, int64_t cols, const Device& device) {
-  if (workspace.defined() && workspace.device() == device && workspace.numel() == rows * cols) {
-    workspace = workspace.reshape({rows, cols});
-    return;
-  }
-  workspace = Tensor::empty({rows, cols}, device);
-}
-
 Tensor Conv2D::forward(const Tensor& x, const ForwardContext& /*context*/) {
   LOCKSTEP_CHECK(x.dim() == 4 && x.size(1) == in_channels_,
                  "Conv2D: input has shape " << to_string(x.shape()) << ", expected [batch, "
@@ -93,20 +84,10 @@ Tensor Conv2D::forward(const Tensor& x, const ForwardContext& /*context*/) {
   detail::check_parameter_device("Conv2D", "weight", weight_.value, x);
   const Shape out = output_shape(detail::per_sample(x.shape()));
   const backend::ConvGeometry g = geometry(detail::per_sample(x.shape()));
-  const int64_t batch = x.size(0), patch = g.patch_size(), spatial = out[1] * out[2];
-  const int64_t image_size = g.channels * g.height * g.width;
-  Tensor y = Tensor::empty(detail::with_batch(batch, out), x.device());
-  reserve(columns_, patch, spatial, x.device());
-  backend::Backend& be = backend::backend_for(x.device());
-  for (int64_t n = 0; n < batch; ++n) {
-    float* y_n = y.data() + n * filters_ * spatial;
-    be.im2col(x.data() + n * image_size, g, columns_.data());
-    // y_n [filters, spatial] = W [filters, patch] * columns [patch, spatial]
-    be.gemm(false, false, filters_, spatial, patch, 1.0f, weight_.value.data(), patch,
-            columns_.data(), spatial, 0.0f, y_n, spatial);
-    // The bias goes in while y_n is still in cache (same sums as one pass over the batch).
-    if (use_bias_) be.add_bias_channels(y_n, bias_.value.data(), 1, filters_, spatial);
-  }
+  Tensor y = Tensor::empty(detail::with_batch(x.size(0), out), x.device());
+  backend::backend_for(x.device())
+      .conv2d_forward(x.data(), x.size(0), g, filters_, weight_.value.data(),
+                      use_bias_ ? bias_.value.data() : nullptr, y.data());
   input_ = x;
   return y;
 }
@@ -118,28 +99,13 @@ Tensor Conv2D::backward(const Tensor& dy) {
   const int64_t batch = input_.size(0);
   detail::check_gradient("Conv2D", dy, detail::with_batch(batch, out), input_.device());
   const backend::ConvGeometry g = geometry(image);
-  const int64_t patch = g.patch_size(), spatial = out[1] * out[2];
-  const int64_t image_size = g.channels * g.height * g.width;
-  const Device& device = dy.device();
-  reserve(columns_, patch, spatial, device);
-  reserve(grad_columns_, patch, spatial, device);
-  backend::Backend& be = backend::backend_for(device);
-  Tensor dx = Tensor::empty(input_.shape(), device);
-  if (batch == 0) weight_.grad.fill(0.0f);  // no image writes the (overwritten) gradient
-  for (int64_t n = 0; n < batch; ++n) {
-    const float* dy_n = dy.data() + n * filters_ * spatial;
-    // The columns are recomputed rather than kept from forward: one image of workspace
-    // instead of a whole batch.
-    be.im2col(input_.data() + n * image_size, g, columns_.data());
-    // dW [filters, patch] (+)= dy_n [filters, spatial] * columns^T [spatial, patch]
-    be.gemm(false, true, filters_, patch, spatial, 1.0f, dy_n, spatial, columns_.data(), spatial,
-            n == 0 ? 0.0f : 1.0f, weight_.grad.data(), patch);
-    // dcolumns [patch, spatial] = W^T [patch, filters] * dy_n [filters, spatial]
-    be.gemm(true, false, patch, spatial, filters_, 1.0f, weight_.value.data(), patch, dy_n, spatial,
-            0.0f, grad_columns_.data(), spatial);
-    be.col2im(grad_columns_.data(), g, dx.data() + n * image_size);
+  backend::Backend& be = backend::backend_for(dy.device());
+  Tensor dx = Tensor::empty(input_.shape(), dy.device());
+  be.conv2d_backward(input_.data(), dy.data(), batch, g, filters_, weight_.value.data(),
+                     weight_.grad.data(), dx.data());
+  if (use_bias_) {
+    be.bias_grad_channels(dy.data(), bias_.grad.data(), batch, filters_, out[1] * out[2]);
   }
-  if (use_bias_) be.bias_grad_channels(dy.data(), bias_.grad.data(), batch, filters_, spatial);
   return dx;
 }
 

@@ -84,8 +84,7 @@ void SlotOptimizer::check_parameters(const std::vector<nn::Parameter*>& paramete
     for (size_t s = 0; s < slot_names_.size(); ++s) {
       const Tensor& slot = entries_[found->second].slots[s];
       const std::string slot_what = what + " and its slot \"" + slot_names_[s] + "\"";
-      check_same_shape(p->value, slot, slot_what.c_str());
-      check_same_device(p->value, slot, slot_what.c_str());
+      check_same_shape(p->value, slot, slot_what.c_str());  // the device may differ: see step
     }
   }
 }
@@ -108,6 +107,11 @@ void SlotOptimizer::step(const std::vector<nn::Parameter*>& parameters, float gr
   for (nn::Parameter* p : parameters) {
     // entry_for may grow entries_, so the reference is taken per parameter, just before use.
     Entry& entry = entry_for(*p);
+    // Slots follow their parameter: a resume loads the state before the engine moves the
+    // model to its GPU, and the slots move along at the first step.
+    for (Tensor& slot : entry.slots) {
+      if (slot.device() != p->value.device()) slot = slot.to(p->value.device());
+    }
     update(*p, entry.slots, grad_scale, steps_);
   }
 }

@@ -506,6 +506,52 @@ TEST_F(CudaConvPoolTest, Im2colIsTheCpusCopyAndCol2imMatchesTheCpu) {
   }
 }
 
+// The CUDA backend's convolution unfolds many images per GEMM; the CPU's default one image at
+// a time. Both must give the same outputs, weight gradients (summed over images) and input
+// gradients, for one image, a few, and a batch that needs several passes (the last one short).
+TEST_F(CudaConvPoolTest, BatchedConvolutionMatchesTheCpuForwardAndBackward) {
+  std::mt19937 rng(503);
+  struct Case {
+    ConvGeometry g;
+    int64_t batch, filters;
+  };
+  const ConvGeometry large = conv(16, 32, 32, 3, 3, 1, 1, 1, 1);  // 147,456 column floats each
+  const int64_t per_pass = CudaBackend::kConvColumnFloats / (large.patch_size() * 32 * 32);
+  for (const Case& c :
+       {Case{conv(3, 9, 11, 3, 3, 1, 1, 1, 1), 1, 5}, Case{conv(2, 10, 7, 4, 2, 2, 3, 1, 2), 7, 4},
+        Case{conv(1, 28, 28, 5, 5, 1, 1, 0, 0), 16, 32}, Case{large, 2 * per_pass + 3, 8}}) {
+    const ConvGeometry& g = c.g;
+    SCOPED_TRACE(::testing::Message() << "batch " << c.batch << " of " << g.channels << "x"
+                                      << g.height << "x" << g.width << ", kernel " << g.kernel_h
+                                      << "x" << g.kernel_w << ", " << c.filters << " filters");
+    const int64_t x_size = c.batch * g.channels * g.height * g.width;
+    const int64_t y_size = c.batch * c.filters * g.out_h() * g.out_w();
+    const int64_t w_size = c.filters * g.patch_size();
+    const std::vector<float> x = random_floats(static_cast<size_t>(x_size), rng);
+    const std::vector<float> w = random_floats(static_cast<size_t>(w_size), rng);
+    const std::vector<float> bias = random_floats(static_cast<size_t>(c.filters), rng);
+    const std::vector<float> dy = random_floats(static_cast<size_t>(y_size), rng);
+    std::vector<float> y(y_size), dw(w_size), dx(x_size);
+    cpu().conv2d_forward(x.data(), c.batch, g, c.filters, w.data(), bias.data(), y.data());
+    cpu().conv2d_backward(x.data(), dy.data(), c.batch, g, c.filters, w.data(), dw.data(),
+                          dx.data());
+    DeviceBuffer<float> dev_x(x), dev_w(w), dev_bias(bias), dev_dy(dy);
+    DeviceBuffer<float> dev_y(y_size), dev_dw(std::vector<float>(w_size, 7.0f)), dev_dx(x_size);
+    gpu().conv2d_forward(dev_x.get(), c.batch, g, c.filters, dev_w.get(), dev_bias.get(),
+                         dev_y.get());
+    gpu().conv2d_backward(dev_x.get(), dev_dy.get(), c.batch, g, c.filters, dev_w.get(),
+                          dev_dw.get(), dev_dx.get());
+    EXPECT_LE(relative_error(dev_y.download(), y), kFp32);
+    EXPECT_LE(relative_error(dev_dw.download(), dw), kFp32);
+    EXPECT_LE(relative_error(dev_dx.download(), dx), kFp32);
+  }
+  // An empty batch writes a zero weight gradient.
+  DeviceBuffer<float> dev_dw(std::vector<float>(6, 7.0f));
+  const ConvGeometry g = conv(1, 4, 4, 2, 3, 1, 1, 0, 0);
+  gpu().conv2d_backward(nullptr, nullptr, 0, g, 1, nullptr, dev_dw.get(), nullptr);
+  EXPECT_EQ(dev_dw.download(), std::vector<float>(6, 0.0f));
+}
+
 PoolGeometry pool(int64_t c, int64_t h, int64_t w, int64_t ph, int64_t pw, int64_t sh, int64_t sw) {
   PoolGeometry g;
   g.channels = c, g.height = h, g.width = w, g.pool_h = ph, g.pool_w = pw;

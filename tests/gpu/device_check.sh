@@ -2,8 +2,9 @@
 # The GPU machine's check of Lockstep, in one run: unpack the dependency bundle made by
 # tests/gpu/prepare_device_bundle.sh, find CUDA and NCCL, configure and build without MPI,
 # run the GPU tests and the CPU unit tests, then the GPU benchmarks (Dense GEMM against
-# cuBLAS, training throughput against PyTorch on the same GPU, one-rank NCCL allreduce), and
-# print one markdown table of the results last (tests/gpu/device_table.py).
+# cuBLAS, training throughput against PyTorch on the same GPU, one-rank NCCL allreduce), then
+# the main job (the train app on Fashion-MNIST, stopped, resumed, and the predict app on its
+# checkpoint), and print one markdown table of the results last (tests/gpu/device_table.py).
 #
 #   tests/gpu/device_check.sh [--out DIR] [--build-dir DIR] [--deps DIR] [--no-gpu-ok]
 #                             [--skip-gpu-tests] [--skip-cpu-tests] [--stop-at-first-failure]
@@ -332,13 +333,14 @@ check_cache_paths() {
 
 build() {
   begin_step "build (${jobs} jobs)"
-  # Only what the checks run: the unit and GPU test binaries and the benchmarks.
+  # Only what the checks run: the unit and GPU test binaries, the benchmarks and the apps.
   local targets
   mapfile -t targets < <("${cmake_bin}" --build "${build_dir}" --target help 2>/dev/null |
-    grep -oE '(^|[ .:])(lockstep_[a-z_]+_tests|bench_train_throughput|bench_gpu_gemm|bench_nccl_bandwidth)(:|$)' |
+    grep -oE '(^|[ .:])(lockstep_[a-z_]+_tests|bench_train_throughput|bench_gpu_gemm|bench_nccl_bandwidth|train|predict)(:|$)' |
     tr -d ' .:' | sort -u)
   local required
-  for required in lockstep_gpu_tests bench_train_throughput bench_gpu_gemm bench_nccl_bandwidth; do
+  for required in lockstep_gpu_tests bench_train_throughput bench_gpu_gemm bench_nccl_bandwidth \
+    train predict; do
     [[ " ${targets[*]} " == *" ${required} "* ]] ||
       fatal build "expected a target ${required} in the build, found none (is its CMakeLists.txt wired in?)"
   done
@@ -466,6 +468,75 @@ gpu_benchmarks() {
   done
 }
 
+# ---- the main job ------------------------------------------------------------------------
+
+# main_job MODEL EPOCHS STOP_AT: the train app on the GPU with Fashion-MNIST (carried in the
+# bundle), stopped by --max-steps at STOP_AT with a checkpoint and resumed to the end, then the
+# predict app on the newest checkpoint. The test accuracy train reports at the end and the one
+# predict computes from the checkpoint must be equal: the weights went from the GPU to the file
+# and back intact. Writes app_MODEL.json for the table.
+main_job() {
+  local model="$1" epochs="$2" stop_at="$3"
+  local step="main-job-${model}"
+  begin_step "main job: train ${model} on Fashion-MNIST (${epochs} epochs, stop at step ${stop_at}, resume), predict"
+  within_budget "${step}" || return
+  if [[ "${gpu_present}" -eq 0 ]]; then
+    record "${step}" no-gpu "needs a GPU"
+    return
+  fi
+  local data="${deps_dir}/bundle/fashion-mnist"
+  if [[ ! -f "${data}/train-images-idx3-ubyte.gz" ]]; then
+    step_failed "${step}" "expected Fashion-MNIST in ${data} (prepare_device_bundle.sh copies it), found none"
+    return
+  fi
+  local work="${build_dir}/main-job-${model}" log="${log_dir}/main_job_${model}.log"
+  rm -rf "${work}"
+  mkdir -p "${work}"
+  : >"${log}"
+  local train=("${build_dir}/apps/train" --device cuda --model "${model}"
+    --data "fashion-mnist:${data}" --epochs "${epochs}" --checkpoint-dir "${work}/ckpt")
+  # run_logged WHAT COMMAND...: the command's output to the console and the log; false when
+  # it failed (the step is then recorded as failed).
+  run_logged() {
+    local what="$1"; shift
+    echo "\$ $*" | tee -a "${log}"
+    timeout "$(limit_for 120)" "$@" 2>&1 | tee -a "${log}" "${work}/${what}.out"
+    local status="${PIPESTATUS[0]}"
+    [[ "${status}" -eq 0 ]] && return 0
+    step_failed "${step}" "${what} exited with ${status} (logs/${log##*/})"
+    return 1
+  }
+  local started=${SECONDS}
+  run_logged first "${train[@]}" --max-steps "${stop_at}" || return
+  run_logged resumed "${train[@]}" --resume auto --max-steps 0 || return
+  local wall_s=$((SECONDS - started))
+  local newest
+  newest="$(ls -v "${work}/ckpt"/ckpt-*.safetensors | tail -n 1)"
+  run_logged predict "${build_dir}/apps/predict" --device cuda --checkpoint "${newest}" \
+    --data "fashion-mnist:${data}" --output "${work}/probabilities.npy" || return
+  local trained predicted epoch_line
+  trained="$(sed -n 's/^test accuracy \([0-9.]*\).*/\1/p' "${work}/resumed.out" | tail -n 1)"
+  predicted="$(sed -n 's/^accuracy \([0-9.]*\) on.*/\1/p' "${work}/predict.out" | tail -n 1)"
+  epoch_line="$(grep -E "^epoch ${epochs}/${epochs}:" "${work}/resumed.out" | tail -n 1)"
+  python3 - "${json_dir}/app_${model}.json" "${model}" "${epochs}" "${stop_at}" "${trained}" \
+    "${predicted}" "${wall_s}" "${epoch_line}" <<'PYTHON'
+import json, re, sys
+path, model, epochs, stop_at, trained, predicted, wall_s, epoch_line = sys.argv[1:]
+m = re.search(r"accuracy ([0-9.]+)\s+([0-9]+) samples/s", epoch_line)
+json.dump({"model": model, "epochs": int(epochs), "stopped_at_step": int(stop_at),
+           "test_accuracy": float(trained) if trained else None,
+           "predict_accuracy": float(predicted) if predicted else None,
+           "last_epoch_train_accuracy": float(m.group(1)) if m else None,
+           "last_epoch_samples_per_s": float(m.group(2)) if m else None,
+           "train_wall_s": int(wall_s)}, open(path, "w"), indent=2)
+PYTHON
+  if [[ -z "${trained}" || "${trained}" != "${predicted}" ]]; then
+    step_failed "${step}" "expected predict's accuracy to equal train's test accuracy ${trained:-(none printed)}, found ${predicted:-(none printed)}"
+    return
+  fi
+  record "${step}" ok "test accuracy ${trained} (train and predict agree), ${wall_s} s"
+}
+
 main() {
   start_seconds=${SECONDS}
   parse_options "$@"
@@ -481,6 +552,8 @@ main() {
   gpu_tests
   cpu_tests
   gpu_benchmarks
+  main_job mlp 2 500
+  main_job cnn 1 200
   finish
 }
 

@@ -163,6 +163,29 @@ def nccl_rows(files):
     return rows
 
 
+def main_job_rows(files):
+    rows = []
+    for model, epochs in (("mlp", 2), ("cnn", 1)):
+        stem = f"app_{model}"
+        case = f"{model}, Fashion-MNIST, {epochs} epoch(s), batch 128, stopped and resumed"
+        why = missing(files, stem)
+        if why:
+            rows.append(("Main job (train + predict apps)", case, "missing", "", "", why))
+            continue
+        r = files[stem]
+        case = (f"{model}, Fashion-MNIST, {r['epochs']} epoch(s), batch 128, stopped at step "
+                f"{r['stopped_at_step']} and resumed")
+        speed = r.get("last_epoch_samples_per_s")
+        notes = (f"last epoch {speed:,.0f} samples/s, train accuracy "
+                 f"{r.get('last_epoch_train_accuracy')}; both runs {r['train_wall_s']} s "
+                 "wall (start-up and data loading included)") if speed else \
+            f"both runs {r['train_wall_s']} s wall"
+        rows.append(("Main job (train + predict apps)", case,
+                     f"test accuracy {r.get('test_accuracy')}",
+                     f"predict from the last checkpoint: {r.get('predict_accuracy')}", "", notes))
+    return rows
+
+
 def markdown(rows):
     def line(cells):
         return "| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |"
@@ -177,7 +200,8 @@ def main():
     args = parser.parse_args()
 
     files = load_all(args.json_dir)
-    rows = device_rows(files) + gemm_rows(files) + train_rows(files) + nccl_rows(files)
+    rows = (device_rows(files) + gemm_rows(files) + train_rows(files) + nccl_rows(files) +
+            main_job_rows(files))
     table = markdown(rows)
     if args.out_json:
         os.makedirs(os.path.dirname(os.path.abspath(args.out_json)), exist_ok=True)

@@ -1,6 +1,6 @@
 // Shared pieces of the GPU tests: a fixture that skips (with the reason) when no GPU answers,
 // the two backends under comparison, random host data from a seeded std::mt19937, typed device
-// buffers, and the relative error ||actual - expected|| / ||expected||.
+// buffers, a model's weights, and the relative error ||actual - expected|| / ||expected||.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -16,6 +16,7 @@
 #include "backend/cuda/cuda_backend.h"
 #include "lockstep/backend/backend.h"
 #include "lockstep/core/error.h"
+#include "lockstep/nn/sequential.h"
 
 // Skips the current test with "no CUDA device: <reason>" when no GPU answers.
 #define LOCKSTEP_SKIP_WITHOUT_GPU()                                    \
@@ -68,6 +69,16 @@ inline double relative_error(const std::vector<float>& actual, const std::vector
   }
   const double error = norm > 0.0 ? std::sqrt(diff / norm) : std::sqrt(diff);
   return std::isnan(error) ? std::numeric_limits<double>::infinity() : error;
+}
+
+// Every parameter of `model`, concatenated in parameter order, read back to the host.
+inline std::vector<float> model_weights(nn::Sequential& model) {
+  std::vector<float> all;
+  for (nn::Parameter* p : model.parameters()) {
+    const std::vector<float> v = p->value.to_vector();
+    all.insert(all.end(), v.begin(), v.end());
+  }
+  return all;
 }
 
 // A block of n values of T in GPU 0's memory, released on destruction.

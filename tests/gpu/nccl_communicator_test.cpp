@@ -179,6 +179,23 @@ TEST_F(NcclCommunicatorTest, StartedHostAllreducesGoToTheHostCommunicator) {
   EXPECT_EQ(host_->sequence(), 2) << "the unique id, then the allreduce";
 }
 
+// The engine prefetches the next batch with start_scatterv and finishes it a step later,
+// with other collectives in between: the handle must be this communicator's, and progress()
+// must reach the host communicator.
+TEST_F(NcclCommunicatorTest, StartedScattervsFinishWithTheirRowsAfterOtherCollectives) {
+  const std::vector<float> block = {0, 1, 2, 3, 4, 5, 6, 7};
+  std::vector<float> rows(3, -1.0f);
+  const int64_t handle = nccl_->start_scatterv(block.data(), {3}, {4}, rows.data(), 0);
+  nccl_->progress();
+  std::vector<float> metrics = {1.0f};
+  nccl_->allreduce_sum(metrics.data(), 1);
+  nccl_->finish(handle);
+  EXPECT_EQ(rows, (std::vector<float>{4, 5, 6}));
+  EXPECT_EQ(nccl_->sequence(), 2);
+  EXPECT_EQ(host_->sequence(), 3) << "the unique id, the scatterv, the allreduce";
+  EXPECT_THROW(nccl_->finish(handle), Error) << "a handle is finished once";
+}
+
 TEST_F(NcclCommunicatorTest, BroadcastOfDeviceBytesFromRootZero) {
   const size_t n = size_t{1} << 22;
   DeviceBuffer<float> buffer(std::vector<float>(n, 0.0f));

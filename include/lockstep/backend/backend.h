@@ -146,6 +146,20 @@ class Backend {
   // image: [channels, height, width] = the sum of every column entry back into its pixel.
   virtual void col2im(const float* columns, const ConvGeometry& g, float* image) = 0;
 
+  // --- convolution over a batch x [batch, channels, height, width] --------------------------
+  // The defaults (conv2d.cpp) take one image at a time: im2col, then one GEMM with the weight
+  // [filters, patch_size]. A backend may cover several images per GEMM instead (the CUDA
+  // backend does: fewer, larger kernels); the result then differs within rounding only.
+  // y [batch, filters, out_h, out_w] = weight * im2col(x_n), plus bias[f] unless bias is null.
+  virtual void conv2d_forward(const float* x, int64_t batch, const ConvGeometry& g,
+                              int64_t filters, const float* weight, const float* bias,
+                              float* y);
+  // dweight [filters, patch_size] = the sum over images of dy_n * im2col(x_n)^T (overwritten,
+  // zero for an empty batch); dx [batch, channels, height, width] = col2im(weight^T * dy_n).
+  virtual void conv2d_backward(const float* x, const float* dy, int64_t batch,
+                               const ConvGeometry& g, int64_t filters, const float* weight,
+                               float* dweight, float* dx);
+
   // --- pooling over [batch, channels, height, width] --------------------------------------
   virtual void max_pool_forward(const float* x, float* y, int64_t batch,
                                 const PoolGeometry& g) = 0;
@@ -175,6 +189,25 @@ class Backend {
   // Adam / AdamW (PyTorch's rules, bias-corrected with u.step).
   virtual void adam_update(float* param, const float* grad, float* exp_avg, float* exp_avg_sq,
                            int64_t n, const AdamUpdate& u) = 0;
+
+ protected:
+  // This backend's memory for the length of one call (workspaces), given back on scope exit.
+  // The allocators cache blocks, so a workspace per call costs no system allocation.
+  class Scratch {
+   public:
+    Scratch(Backend& backend, size_t bytes)
+        : backend_(backend), bytes_(bytes), pointer_(backend.allocate(bytes)) {}
+    ~Scratch() { backend_.deallocate(pointer_, bytes_); }
+    Scratch(const Scratch&) = delete;
+    Scratch& operator=(const Scratch&) = delete;
+    void* get() const { return pointer_; }
+    float* floats() const { return static_cast<float*>(pointer_); }
+
+   private:
+    Backend& backend_;
+    size_t bytes_;
+    void* pointer_;
+  };
 };
 
 // The backend of `device`'s kind. Throws lockstep::Error when this build or machine has none

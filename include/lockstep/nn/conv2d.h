@@ -32,8 +32,6 @@ class Conv2D final : public Layer {
 
  private:
   backend::ConvGeometry geometry(const Shape& image_shape) const;
-  // Makes `workspace` a [rows, cols] tensor on `device`, reallocating only when it must.
-  static void reserve(Tensor& workspace, int64_t rows, int64_t cols, const Device& device);
 
   int64_t in_channels_, filters_, kernel_h_, kernel_w_;
   int64_t stride_h_, stride_w_, pad_h_, pad_w_;
@@ -41,9 +39,7 @@ class Conv2D final : public Layer {
   std::string kernel_initializer_;
   Parameter weight_;
   Parameter bias_;
-  Tensor input_;         // [batch, in_channels, height, width] of the last forward
-  Tensor columns_;       // [patch_size, out_h*out_w]: im2col of one image, reused
-  Tensor grad_columns_;  // [patch_size, out_h*out_w]: column gradient of one image, reused
+  Tensor input_;  // [batch, in_channels, height, width] of the last forward
 };
 
 }  // namespace lockstep::nn

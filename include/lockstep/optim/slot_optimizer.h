@@ -16,8 +16,9 @@ namespace lockstep::optim {
 class SlotOptimizer : public Optimizer {
  public:
   // Validates every parameter (gradient present, same shape and device as the value, names
-  // unique), creates missing slots as zeros on the parameter's device, counts the step, then
-  // runs one fused update per parameter on its device's backend.
+  // unique), creates missing slots as zeros on the parameter's device, moves slots left on
+  // another device (the model moved after load_state) to it, counts the step, then runs one
+  // fused update per parameter on its device's backend.
   void step(const std::vector<nn::Parameter*>& parameters, float grad_scale) final;
 
   // A snapshot: "<parameter>.<slot>" for every slot in the order parameters were first seen,

@@ -100,6 +100,14 @@ class CudaBackend final : public Backend {
   // conv.cu
   void im2col(const float* image, const ConvGeometry& g, float* columns) override;
   void col2im(const float* columns, const ConvGeometry& g, float* image) override;
+  // Several images per GEMM (as many as kConvColumnFloats of columns hold): one image per
+  // GEMM would launch thousands of small kernels per batch.
+  void conv2d_forward(const float* x, int64_t batch, const ConvGeometry& g, int64_t filters,
+                      const float* weight, const float* bias, float* y) override;
+  void conv2d_backward(const float* x, const float* dy, int64_t batch, const ConvGeometry& g,
+                       int64_t filters, const float* weight, float* dweight, float* dx) override;
+  // The most column entries one pass of conv2d_forward/backward unfolds (64 MiB of floats).
+  static constexpr int64_t kConvColumnFloats = int64_t{1} << 24;
 
   // pool.cu
   void max_pool_forward(const float* x, float* y, int64_t batch, const PoolGeometry& g) override;
@@ -117,21 +125,12 @@ class CudaBackend final : public Backend {
                    const AdamUpdate& u) override;
 
  private:
-  // Device scratch memory for one call (loss workspaces), returned to the cache on scope exit.
-  class Scratch {
-   public:
-    Scratch(CudaBackend& backend, size_t bytes)
-        : backend_(backend), bytes_(bytes), pointer_(backend.allocate(bytes)) {}
-    ~Scratch() { backend_.deallocate(pointer_, bytes_); }
-    Scratch(const Scratch&) = delete;
-    Scratch& operator=(const Scratch&) = delete;
-    void* get() const { return pointer_; }
-
-   private:
-    CudaBackend& backend_;
-    size_t bytes_;
-    void* pointer_;
-  };
+  // conv.cu: im2col/col2im of `count` consecutive images (columns [patch, count*spatial]),
+  // y[j, i, :] = x[i, j, :] for x [a, b, inner], and how many images one pass unfolds.
+  void unfold(const float* images, int64_t count, const ConvGeometry& g, float* columns);
+  void fold(const float* columns, int64_t count, const ConvGeometry& g, float* images);
+  void swap_leading_axes(const float* x, int64_t a, int64_t b, int64_t inner, float* y);
+  static int64_t conv_images_per_pass(const ConvGeometry& g, int64_t batch);
 
   // Copies `bytes` from the device to the host and waits for them (and all earlier ops).
   void read_back(void* host_dst, const void* device_src, size_t bytes);

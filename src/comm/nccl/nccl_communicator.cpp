@@ -199,9 +199,17 @@ void NcclCommunicator::finish(int64_t handle) {
   complete(pending.op, pending.done);
 }
 
+void NcclCommunicator::progress() { host_.progress(); }
+
 void NcclCommunicator::scatterv(const float* send, const std::vector<int64_t>& counts,
                                 const std::vector<int64_t>& displacements, float* receive,
                                 int root) {
+  finish(start_scatterv(send, counts, displacements, receive, root));
+}
+
+int64_t NcclCommunicator::start_scatterv(const float* send, const std::vector<int64_t>& counts,
+                                         const std::vector<int64_t>& displacements, float* receive,
+                                         int root) {
   const char* where = "NcclCommunicator::scatterv";
   detail::check_root(where, root, size_);
   detail::check_layout(where, counts, displacements, size_);
@@ -209,8 +217,10 @@ void NcclCommunicator::scatterv(const float* send, const std::vector<int64_t>& c
   if (counts[static_cast<size_t>(rank_)] > 0) require_host(where, "receive", receive);
   // The host communicator checks the buffers against the layout, as it would alone.
   const HostScope scope(host_, *this);
-  next_sequence();
-  host_.scatterv(send, counts, displacements, receive, root);
+  const Operation op = begin("scatterv", "", 0);
+  const int64_t host_handle = host_.start_scatterv(send, counts, displacements, receive, root);
+  pending_.emplace(op.sequence, Pending{op, label(), true, host_handle, nullptr});
+  return op.sequence;
 }
 
 void NcclCommunicator::gatherv(const float* send, const std::vector<int64_t>& counts,

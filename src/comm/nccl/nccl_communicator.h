@@ -53,11 +53,19 @@ class NcclCommunicator final : public Communicator {
   // communicator's own start/finish.
   int64_t start_allreduce_sum(float* data, int64_t count) override;
   int64_t start_allreduce_sum(double* data, int64_t count) override;
-  void finish(int64_t handle) override;
   // scatterv and gatherv move host memory only (batches staged in pinned host buffers), over
-  // the host communicator; a GPU buffer is an error. docs/gpu.md says why.
+  // the host communicator; a GPU buffer is an error. docs/gpu.md says why. A started scatterv
+  // is the host communicator's own start/finish (the engine's prefetch of the next batch).
   void scatterv(const float* send, const std::vector<int64_t>& counts,
                 const std::vector<int64_t>& displacements, float* receive, int root) override;
+  int64_t start_scatterv(const float* send, const std::vector<int64_t>& counts,
+                         const std::vector<int64_t>& displacements, float* receive,
+                         int root) override;
+  // Every started collective, on the GPU or on the host, is finished here: this class must
+  // override every start_* of Communicator, whose defaults finish at start.
+  void finish(int64_t handle) override;
+  // Lets the host communicator's started collectives advance (NCCL's need no help).
+  void progress() override;
   void gatherv(const float* send, const std::vector<int64_t>& counts,
                const std::vector<int64_t>& displacements, float* receive, int root) override;
   void allgather(const void* send, int64_t bytes, void* receive) override;
@@ -84,7 +92,7 @@ class NcclCommunicator final : public Communicator {
     int64_t bytes;
     Clock::time_point start;
   };
-  // A started allreduce not yet finished, with the label it was started under.
+  // A started collective not yet finished, with the label it was started under.
   struct Pending {
     Operation op;
     std::string label;
