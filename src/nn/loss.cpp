@@ -1,5 +1,6 @@
 // CrossEntropyLoss and MeanSquaredErrorLoss: shape checks, then one backend call that returns
-// the SUM over rows and writes the gradient of that sum.
+// the SUM over rows and writes the gradient of that sum; LossAccumulator, where a training
+// step's passes add their values without waiting for the device.
 #include "lockstep/nn/loss.h"
 
 #include "lockstep/backend/backend.h"
@@ -30,20 +31,78 @@ Tensor target_argmax(const Tensor& targets) {
   return Tensor::from_vector({rows}, labels).to(targets.device());
 }
 
-}  // namespace
-
-LossValue CrossEntropyLoss::forward_backward(const Tensor& output, const Tensor& target,
-                                             Tensor& grad) {
+// The cross-entropy's checks; true when the target holds class labels.
+bool check_cross_entropy(const Tensor& output, const Tensor& target) {
   LOCKSTEP_CHECK(output.dim() == 2 && output.size(1) > 0, "cross_entropy: output has shape "
                                                               << to_string(output.shape())
                                                               << ", expected [rows, classes]");
   check_same_device(output, target, "cross_entropy: output and target");
-  const int64_t rows = output.size(0), classes = output.size(1);
-  const bool labels = target.dim() == 1;
+  const int64_t rows = output.size(0);
   LOCKSTEP_CHECK(target.shape() == Shape{rows} || target.shape() == output.shape(),
                  "cross_entropy: target has shape "
                      << to_string(target.shape()) << ", expected [" << rows
                      << "] (class labels) or " << to_string(output.shape()) << " (probabilities)");
+  return target.dim() == 1;
+}
+
+}  // namespace
+
+LossAccumulator::LossAccumulator(Device device) : storage_(sizeof(backend::LossTotals), device) {
+  clear();
+}
+
+void LossAccumulator::clear() {
+  const backend::LossTotals zero;
+  backend::backend_for(device()).copy_from_host(storage_.data(), &zero, sizeof(zero));
+  host_ = {};
+}
+
+backend::LossTotals* LossAccumulator::device_totals() {
+  return static_cast<backend::LossTotals*>(storage_.data());
+}
+
+void LossAccumulator::add(const LossValue& value) {
+  host_.sum += value.sum;
+  host_.rows += value.rows;
+  host_.correct += value.correct;
+}
+
+LossValue LossAccumulator::read() {
+  backend::LossTotals totals;
+  backend::backend_for(device()).copy_to_host(&totals, storage_.data(), sizeof(totals));
+  LOCKSTEP_CHECK(totals.bad_row < 0, "softmax_cross_entropy: label of row "
+                                         << totals.bad_row << " is " << totals.bad_label
+                                         << ", expected an integer class in [0, " << totals.classes
+                                         << ")");
+  LossValue value = host_;
+  value.sum += totals.sum;
+  value.correct += totals.correct;
+  return value;
+}
+
+void Loss::accumulate(const Tensor& output, const Tensor& target, Tensor& grad,
+                      LossAccumulator& totals) {
+  totals.add(forward_backward(output, target, grad));
+}
+
+void CrossEntropyLoss::accumulate(const Tensor& output, const Tensor& target, Tensor& grad,
+                                  LossAccumulator& totals) {
+  if (!check_cross_entropy(output, target) || output.device() != totals.device()) {
+    Loss::accumulate(output, target, grad, totals);
+    return;
+  }
+  prepare_grad(grad, output.shape(), output.device());
+  const int64_t rows = output.size(0);
+  backend::backend_for(output.device())
+      .softmax_cross_entropy_labels_into(output.data(), target.data(), grad.data(), rows,
+                                         output.size(1), totals.rows(), totals.device_totals());
+  totals.add_rows(rows);
+}
+
+LossValue CrossEntropyLoss::forward_backward(const Tensor& output, const Tensor& target,
+                                             Tensor& grad) {
+  const bool labels = check_cross_entropy(output, target);
+  const int64_t rows = output.size(0), classes = output.size(1);
   prepare_grad(grad, output.shape(), output.device());
   backend::Backend& be = backend::backend_for(output.device());
   LossValue value;

@@ -94,6 +94,7 @@ DataParallel::DataParallel(nn::Sequential& model, comm::Communicator& communicat
   for (size_t i = 0; i < model_.size(); ++i) {
     layer_parameters_.push_back(model_.layer(i).parameters());
   }
+  loss_totals_ = std::make_unique<nn::LossAccumulator>(device_);
 }
 
 DataParallel::~DataParallel() = default;
@@ -132,25 +133,26 @@ nn::LossValue DataParallel::run_step(const Tensor& inputs, const Tensor& targets
   const std::function<void(size_t)> on_layer_done = [this](size_t layer) {
     buckets_->parameters_final(layer_parameters_[layer]);
   };
-  nn::LossValue local;
   if (exact) buckets_->clear_accumulators();
+  // The loss of each pass is added where it is computed; it is read once, after the loop, so
+  // that a GPU runs the passes back to back without the host waiting for each.
+  loss_totals_->clear();
+  Tensor device_inputs, device_targets;
+  {
+    // This rank's rows in one copy each; the passes take views of them.
+    const ProfileScope phase(Phase::kData);
+    device_inputs = on_device(inputs, device_);
+    device_targets = on_device(targets, device_);
+  }
   for (int64_t begin = 0; begin < rows; begin += chunk) {
     const int64_t end = std::min(rows, begin + chunk);
     const bool last_pass = end == rows;
     context.first_sample = first_sample + begin;
-    Tensor x, y, output;
-    {
-      const ProfileScope phase(Phase::kData);
-      x = on_device(inputs.rows(begin, end), device_);
-      y = on_device(targets.rows(begin, end), device_);
-    }
+    Tensor output;
     {
       const ProfileScope phase(Phase::kForward);
-      output = model_.forward(x, context);
-      const nn::LossValue part = loss_->forward_backward(output, y, output_grad_);
-      local.sum += part.sum;
-      local.rows += part.rows;
-      local.correct += part.correct;
+      output = model_.forward(device_inputs.rows(begin, end), context);
+      loss_->accumulate(output, device_targets.rows(begin, end), output_grad_, *loss_totals_);
     }
     if (!training) continue;
     const ProfileScope phase(Phase::kBackward);
@@ -164,6 +166,7 @@ nn::LossValue DataParallel::run_step(const Tensor& inputs, const Tensor& targets
       buckets_->accumulate();  // only exact mode runs more than one pass
     }
   }
+  const nn::LossValue local = loss_totals_->read();
   if (training) {
     if (rows == 0) {  // no backward ran here: contribute nothing, not stale grads
       if (!exact) {

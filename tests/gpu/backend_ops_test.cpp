@@ -420,6 +420,52 @@ TEST_F(CudaLossTest, CrossEntropyWithTargetsMatchesTheCpu) {
   EXPECT_LE(relative_error(dgrad.download(), grad), kFp32);
 }
 
+// A training step on the GPU adds each pass's loss into a LossAccumulator without waiting:
+// the totals match the CPU's, each pass writes the CPU's gradient, and a label that is not a
+// class is reported by read() (its row counted from the step's first row), not by the pass.
+TEST_F(CudaLossTest, DeferredCrossEntropyAddsUpLikeTheCpuAndReportsABadLabelAtRead) {
+  std::mt19937 rng(410);
+  const int64_t rows = 48, classes = 10;
+  const Tensor logits = Tensor::from_vector(
+      {rows, classes}, random_floats(static_cast<size_t>(rows * classes), rng, -4.0f, 4.0f));
+  const Tensor labels = Tensor::from_vector({rows}, random_labels(rows, classes, rng));
+  nn::CrossEntropyLoss loss;
+  nn::LossAccumulator on_cpu(Device::cpu()), on_gpu(gpu_device());
+  const Tensor gpu_logits = logits.to(gpu_device()), gpu_labels = labels.to(gpu_device());
+  for (int64_t begin = 0; begin < rows; begin += 16) {
+    Tensor cpu_grad, gpu_grad;
+    loss.accumulate(logits.rows(begin, begin + 16), labels.rows(begin, begin + 16), cpu_grad,
+                    on_cpu);
+    loss.accumulate(gpu_logits.rows(begin, begin + 16), gpu_labels.rows(begin, begin + 16),
+                    gpu_grad, on_gpu);
+    EXPECT_LE(relative_error(gpu_grad.to_vector(), cpu_grad.to_vector()), kFp32);
+  }
+  const nn::LossValue expected = on_cpu.read(), actual = on_gpu.read();
+  EXPECT_NEAR(actual.sum, expected.sum, 1e-5 * expected.sum);
+  EXPECT_EQ(actual.rows, rows);
+  EXPECT_EQ(actual.correct, expected.correct);
+
+  // Rows 16..31 hold a label 10 at row 16 + 5: the pass adds nothing, read() names row 21.
+  std::vector<float> bad_labels = labels.to_vector();
+  bad_labels[21] = static_cast<float>(classes);
+  const Tensor gpu_bad = Tensor::from_vector({rows}, bad_labels).to(gpu_device());
+  on_gpu.clear();
+  for (int64_t begin = 0; begin < rows; begin += 16) {
+    Tensor grad;
+    loss.accumulate(gpu_logits.rows(begin, begin + 16), gpu_bad.rows(begin, begin + 16), grad,
+                    on_gpu);  // does not throw: nothing is read back
+  }
+  try {
+    on_gpu.read();
+    FAIL() << "read() accepted a label equal to the number of classes";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("label of row 21 is 10, expected an integer class in "
+                                         "[0, 10)"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
 TEST_F(CudaLossTest, MeanSquaredErrorMatchesTheCpu) {
   std::mt19937 rng(404);
   const int64_t rows = 40, cols = 33;

@@ -67,6 +67,16 @@ struct AdamUpdate {
   int64_t step = 1;                     // 1 on the first update (bias correction)
 };
 
+// Running totals of a step's classification loss, kept in a backend's memory (on a GPU, in
+// device memory) so that adding a pass into them need not wait for the device.
+struct LossTotals {
+  double sum = 0.0;        // loss summed over every row added
+  int64_t correct = 0;     // rows whose first maximum is their label
+  int64_t bad_row = -1;    // the first row added whose label is not a class, or -1
+  float bad_label = 0.0f;  // that row's label
+  int64_t classes = 0;     // and the number of classes it was checked against
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -139,6 +149,14 @@ class Backend {
   // Rows whose argmax (first maximum) equals the label.
   virtual int64_t count_correct(const float* logits, const float* labels, int64_t rows,
                                 int64_t classes) = 0;
+  // softmax_cross_entropy_labels and count_correct of rows first_row.. of a step, added into
+  // *totals (this backend's memory) instead of returned: a GPU does not wait for them. A call
+  // with a label that is not a class records its row and label in totals, when none was
+  // recorded before, and adds nothing. The default (the CPU's) calls the two above, which
+  // throw on a bad label instead.
+  virtual void softmax_cross_entropy_labels_into(const float* logits, const float* labels,
+                                                 float* dlogits, int64_t rows, int64_t classes,
+                                                 int64_t first_row, LossTotals* totals);
 
   // --- convolution helpers (one image) -----------------------------------------------------
   // columns: [patch_size, out_h*out_w]; zero where the window covers padding.

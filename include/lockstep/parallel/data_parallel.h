@@ -131,6 +131,7 @@ class DataParallel {
   std::unique_ptr<GradientBuckets> buckets_;
   std::vector<std::vector<nn::Parameter*>> layer_parameters_;  // by layer index
   Tensor output_grad_;  // reused across steps
+  std::unique_ptr<nn::LossAccumulator> loss_totals_;  // a step's loss, summed on device_
   int64_t step_ = 0;
 };
 

@@ -96,6 +96,9 @@ class CudaBackend final : public Backend {
                             int64_t cols) override;
   int64_t count_correct(const float* logits, const float* labels, int64_t rows,
                         int64_t classes) override;
+  void softmax_cross_entropy_labels_into(const float* logits, const float* labels, float* dlogits,
+                                         int64_t rows, int64_t classes, int64_t first_row,
+                                         LossTotals* totals) override;
 
   // conv.cu
   void im2col(const float* image, const ConvGeometry& g, float* columns) override;

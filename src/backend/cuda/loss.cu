@@ -141,8 +141,59 @@ __global__ void count_correct_kernel(const float* logits, const float* labels,
   }
 }
 
+// The deferred loss's last kernel (one thread, so in stream order with every other call):
+// adds the call's sum and correct count into the step's totals, or records its first bad
+// label there instead.
+__global__ void add_to_totals_kernel(const LossResult* result, const unsigned long long* correct,
+                                     const float* labels, int64_t classes, int64_t first_row,
+                                     LossTotals* totals) {
+  if (result->bad_row != kNoBadRow) {
+    if (totals->bad_row < 0) {
+      totals->bad_row = first_row + static_cast<int64_t>(result->bad_row);
+      totals->bad_label = labels[result->bad_row];
+      totals->classes = classes;
+    }
+    return;
+  }
+  totals->sum += result->sum;
+  totals->correct += static_cast<int64_t>(*correct);
+}
+
 void check_classes(int64_t classes) {
   LOCKSTEP_CHECK(classes > 0, "softmax_cross_entropy: needs at least one class, found " << classes);
+}
+
+// Queues the label check, the softmax and the sum of a labels call: result->sum and
+// result->bad_row; `workspace` is workspace_bytes<double>(rows) long.
+LossResult* launch_softmax_labels(const float* logits, const float* labels, float* dlogits,
+                                  int64_t rows, int64_t classes, void* workspace,
+                                  cudaStream_t stream) {
+  auto* result = static_cast<LossResult*>(workspace);
+  auto* row_loss = reinterpret_cast<double*>(result + 1);
+  LOCKSTEP_CUDA_CHECK(cudaMemsetAsync(&result->bad_row, 0xFF, sizeof(result->bad_row), stream));
+  check_labels_kernel<<<blocks_for(rows), kThreads, 0, stream>>>(
+      labels, rows, static_cast<float>(classes), &result->bad_row);
+  LOCKSTEP_CUDA_CHECK_LAUNCH(check_labels_kernel);
+  softmax_labels_kernel<<<row_blocks(rows), threads_for_row(classes), 0, stream>>>(
+      logits, labels, dlogits, row_loss, rows, classes, &result->bad_row);
+  LOCKSTEP_CUDA_CHECK_LAUNCH(softmax_labels_kernel);
+  sum_kernel<<<1, kThreads, 0, stream>>>(row_loss, rows, &result->sum);
+  LOCKSTEP_CUDA_CHECK_LAUNCH(sum_kernel<double>);
+  return result;
+}
+
+// Queues the count of rows whose first maximum is their label; returns where the count will
+// be. `workspace` is workspace_bytes<unsigned long long>(rows) long.
+unsigned long long* launch_count_correct(const float* logits, const float* labels, int64_t rows,
+                                         int64_t classes, void* workspace, cudaStream_t stream) {
+  auto* total = static_cast<unsigned long long*>(workspace);
+  auto* correct = reinterpret_cast<unsigned long long*>(static_cast<LossResult*>(workspace) + 1);
+  count_correct_kernel<<<row_blocks(rows), threads_for_row(classes), 0, stream>>>(
+      logits, labels, correct, rows, classes);
+  LOCKSTEP_CUDA_CHECK_LAUNCH(count_correct_kernel);
+  sum_kernel<<<1, kThreads, 0, stream>>>(correct, rows, total);
+  LOCKSTEP_CUDA_CHECK_LAUNCH(sum_kernel<unsigned long long>);
+  return total;
 }
 
 }  // namespace
@@ -153,17 +204,8 @@ double CudaBackend::softmax_cross_entropy_labels(const float* logits, const floa
   if (rows <= 0) return 0.0;
   DeviceGuard guard(ordinal_);
   Scratch scratch(*this, workspace_bytes<double>(rows));
-  auto* result = static_cast<LossResult*>(scratch.get());
-  auto* row_loss = reinterpret_cast<double*>(result + 1);
-  LOCKSTEP_CUDA_CHECK(cudaMemsetAsync(&result->bad_row, 0xFF, sizeof(result->bad_row), stream_));
-  check_labels_kernel<<<blocks_for(rows), kThreads, 0, stream_>>>(
-      labels, rows, static_cast<float>(classes), &result->bad_row);
-  LOCKSTEP_CUDA_CHECK_LAUNCH(check_labels_kernel);
-  softmax_labels_kernel<<<row_blocks(rows), threads_for_row(classes), 0, stream_>>>(
-      logits, labels, dlogits, row_loss, rows, classes, &result->bad_row);
-  LOCKSTEP_CUDA_CHECK_LAUNCH(softmax_labels_kernel);
-  sum_kernel<<<1, kThreads, 0, stream_>>>(row_loss, rows, &result->sum);
-  LOCKSTEP_CUDA_CHECK_LAUNCH(sum_kernel<double>);
+  const LossResult* result =
+      launch_softmax_labels(logits, labels, dlogits, rows, classes, scratch.get(), stream_);
   LossResult host{};
   read_back(&host, result, sizeof(host));
   if (host.bad_row != kNoBadRow) {
@@ -220,17 +262,30 @@ int64_t CudaBackend::count_correct(const float* logits, const float* labels, int
   if (rows <= 0) return 0;
   DeviceGuard guard(ordinal_);
   Scratch scratch(*this, workspace_bytes<unsigned long long>(rows));
-  auto* total = static_cast<unsigned long long*>(scratch.get());
-  auto* correct =
-      reinterpret_cast<unsigned long long*>(static_cast<LossResult*>(scratch.get()) + 1);
-  count_correct_kernel<<<row_blocks(rows), threads_for_row(classes), 0, stream_>>>(
-      logits, labels, correct, rows, classes);
-  LOCKSTEP_CUDA_CHECK_LAUNCH(count_correct_kernel);
-  sum_kernel<<<1, kThreads, 0, stream_>>>(correct, rows, total);
-  LOCKSTEP_CUDA_CHECK_LAUNCH(sum_kernel<unsigned long long>);
+  const unsigned long long* total =
+      launch_count_correct(logits, labels, rows, classes, scratch.get(), stream_);
   unsigned long long count = 0;
   read_back(&count, total, sizeof(count));
   return static_cast<int64_t>(count);
+}
+
+// As softmax_cross_entropy_labels and count_correct, with nothing read back: the results go
+// into *totals by add_to_totals_kernel, behind the loss kernels on the stream.
+void CudaBackend::softmax_cross_entropy_labels_into(const float* logits, const float* labels,
+                                                    float* dlogits, int64_t rows, int64_t classes,
+                                                    int64_t first_row, LossTotals* totals) {
+  check_classes(classes);
+  if (rows <= 0) return;
+  DeviceGuard guard(ordinal_);
+  const Scratch loss_scratch(*this, workspace_bytes<double>(rows));
+  const Scratch correct_scratch(*this, workspace_bytes<unsigned long long>(rows));
+  const LossResult* result =
+      launch_softmax_labels(logits, labels, dlogits, rows, classes, loss_scratch.get(), stream_);
+  const unsigned long long* correct_total =
+      launch_count_correct(logits, labels, rows, classes, correct_scratch.get(), stream_);
+  add_to_totals_kernel<<<1, 1, 0, stream_>>>(result, correct_total, labels, classes, first_row,
+                                             totals);
+  LOCKSTEP_CUDA_CHECK_LAUNCH(add_to_totals_kernel);
 }
 
 }  // namespace lockstep::backend::cuda

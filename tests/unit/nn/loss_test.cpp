@@ -151,3 +151,75 @@ TEST(LossTest, MakeLossKnowsKerasAndShortNames) {
 
 }  // namespace
 }  // namespace lockstep::nn
+
+namespace lockstep::nn {
+namespace {
+
+// A training step adds its passes into a LossAccumulator: the totals are the passes' values
+// added in order (bitwise, on the CPU), each pass writes the same gradient as forward_backward,
+// and clear() starts over.
+void expect_accumulates_like_forward_backward(Loss& loss, const Tensor& output,
+                                              const Tensor& target) {
+  LossAccumulator totals(Device::cpu());
+  LossValue expected;
+  for (const auto& [begin, end] : {std::pair<int64_t, int64_t>{0, 2}, {2, 5}, {5, 6}}) {
+    Tensor grad, accumulated_grad;
+    const LossValue part =
+        loss.forward_backward(output.rows(begin, end), target.rows(begin, end), grad);
+    expected.sum += part.sum;
+    expected.rows += part.rows;
+    expected.correct += part.correct;
+    EXPECT_EQ(totals.rows(), begin);
+    loss.accumulate(output.rows(begin, end), target.rows(begin, end), accumulated_grad, totals);
+    EXPECT_TRUE(testing::all_close(accumulated_grad, grad, 0, 0)) << "rows " << begin;
+  }
+  const LossValue read = totals.read();
+  EXPECT_EQ(read.sum, expected.sum);
+  EXPECT_EQ(read.rows, 6);
+  EXPECT_EQ(read.correct, expected.correct);
+  totals.clear();
+  const LossValue cleared = totals.read();
+  EXPECT_EQ(cleared.sum, 0.0);
+  EXPECT_EQ(cleared.rows, 0);
+  EXPECT_EQ(cleared.correct, 0);
+}
+
+TEST(LossAccumulatorTest, LabelsProbabilitiesAndMseAddUpLikeForwardBackward) {
+  const Tensor logits = testing::random_tensor({6, 4}, 31);
+  CrossEntropyLoss cross_entropy;
+  {
+    SCOPED_TRACE("labels");
+    expect_accumulates_like_forward_backward(cross_entropy, logits, kLabels);
+  }
+  {
+    SCOPED_TRACE("probabilities");
+    expect_accumulates_like_forward_backward(cross_entropy, logits, one_hot(kLabels, 4));
+  }
+  MeanSquaredErrorLoss mse;
+  SCOPED_TRACE("mse");
+  expect_accumulates_like_forward_backward(mse, logits, testing::random_tensor({6, 4}, 32));
+}
+
+// On the CPU nothing is deferred: a label that is not a class throws from accumulate, with
+// the message forward_backward gives, and adds nothing.
+TEST(LossAccumulatorTest, ABadLabelThrowsAtOnceOnTheCpu) {
+  LossAccumulator totals(Device::cpu());
+  CrossEntropyLoss loss;
+  Tensor grad;
+  const Tensor bad = Tensor::from_vector({2}, std::vector<float>{1, 4});
+  EXPECT_THROW(
+      {
+        try {
+          loss.accumulate(testing::random_tensor({2, 4}, 33), bad, grad, totals);
+        } catch (const Error& e) {
+          EXPECT_NE(std::string(e.what()).find("label of row 1 is 4"), std::string::npos)
+              << e.what();
+          throw;
+        }
+      },
+      Error);
+  EXPECT_EQ(totals.read().rows, 0);
+}
+
+}  // namespace
+}  // namespace lockstep::nn
