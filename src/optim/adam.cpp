@@ -58,8 +58,7 @@ void Adam::set_learning_rate(float lr) {
   options_.lr = lr;
 }
 
-void Adam::update(nn::Parameter& parameter, std::span<Tensor> slots, float grad_scale,
-                  int64_t step) {
+void Adam::update(const Span& span, float grad_scale, int64_t step) {
   backend::AdamUpdate u;
   u.lr = options_.lr;
   u.beta1 = options_.beta1;
@@ -69,9 +68,8 @@ void Adam::update(nn::Parameter& parameter, std::span<Tensor> slots, float grad_
   u.grad_scale = grad_scale;
   u.decoupled_weight_decay = decoupled_;
   u.step = step;
-  backend::backend_for(parameter.value.device())
-      .adam_update(parameter.value.data(), parameter.grad.data(), slots[0].data(),
-                   slots[1].data(), parameter.value.numel(), u);
+  backend::backend_for(span.device)
+      .adam_update(span.value, span.grad, span.slots[0], span.slots[1], span.n, u);
 }
 
 AdamW::AdamW(AdamWOptions options) : Adam(as_adam_options(options), true) {}

@@ -43,17 +43,15 @@ void Rmsprop::set_learning_rate(float lr) {
   options_.lr = lr;
 }
 
-void Rmsprop::update(nn::Parameter& parameter, std::span<Tensor> slots, float grad_scale,
-                     int64_t /*step*/) {
+void Rmsprop::update(const Span& span, float grad_scale, int64_t /*step*/) {
   backend::RmspropUpdate u;
   u.lr = options_.lr;
   u.rho = options_.rho;
   u.epsilon = options_.epsilon;
   u.weight_decay = options_.weight_decay;
   u.grad_scale = grad_scale;
-  backend::backend_for(parameter.value.device())
-      .rmsprop_update(parameter.value.data(), parameter.grad.data(), slots[0].data(),
-                      parameter.value.numel(), u);
+  backend::backend_for(span.device)
+      .rmsprop_update(span.value, span.grad, span.slots[0], span.n, u);
 }
 
 }  // namespace lockstep::optim

@@ -50,18 +50,15 @@ void Sgd::set_learning_rate(float lr) {
   options_.lr = lr;
 }
 
-void Sgd::update(nn::Parameter& parameter, std::span<Tensor> slots, float grad_scale,
-                 int64_t /*step*/) {
+void Sgd::update(const Span& span, float grad_scale, int64_t /*step*/) {
   backend::SgdUpdate u;
   u.lr = options_.lr;
   u.momentum = options_.momentum;
   u.weight_decay = options_.weight_decay;
   u.grad_scale = grad_scale;
   u.nesterov = options_.nesterov;
-  float* velocity = slots.empty() ? nullptr : slots[0].data();
-  backend::backend_for(parameter.value.device())
-      .sgd_update(parameter.value.data(), parameter.grad.data(), velocity,
-                  parameter.value.numel(), u);
+  float* velocity = span.slots.empty() ? nullptr : span.slots[0];
+  backend::backend_for(span.device).sgd_update(span.value, span.grad, velocity, span.n, u);
 }
 
 }  // namespace lockstep::optim

@@ -2,7 +2,9 @@
 // conversion of the state to and from named tensors.
 #include "lockstep/optim/slot_optimizer.h"
 
+#include <algorithm>
 #include <cmath>
+#include <functional>
 #include <map>
 #include <unordered_set>
 #include <utility>
@@ -101,18 +103,84 @@ SlotOptimizer::Entry& SlotOptimizer::entry_for(const nn::Parameter& parameter) {
   return entries_.back();
 }
 
+namespace {
+
+// Splits `parameters` into runs whose values and grads each lie end to end in memory on one
+// device, in address order.
+std::vector<std::vector<nn::Parameter*>> contiguous_runs(
+    const std::vector<nn::Parameter*>& parameters) {
+  std::vector<nn::Parameter*> sorted = parameters;
+  std::sort(sorted.begin(), sorted.end(), [](const nn::Parameter* a, const nn::Parameter* b) {
+    if (a->value.device() != b->value.device()) {
+      return a->value.device().str() < b->value.device().str();
+    }
+    return std::less<const float*>{}(a->value.data(), b->value.data());
+  });
+  std::vector<std::vector<nn::Parameter*>> runs;
+  for (nn::Parameter* p : sorted) {
+    if (!runs.empty()) {
+      const nn::Parameter* last = runs.back().back();
+      const int64_t n = last->value.numel();
+      if (p->value.device() == last->value.device() &&
+          p->value.data() == last->value.data() + n && p->grad.data() == last->grad.data() + n) {
+        runs.back().push_back(p);
+        continue;
+      }
+    }
+    runs.push_back({p});
+  }
+  return runs;
+}
+
+}  // namespace
+
+void SlotOptimizer::lay_out_slots(const std::vector<nn::Parameter*>& run,
+                                  const std::vector<Entry*>& entries, size_t s) {
+  bool contiguous = true;
+  for (size_t i = 1; i < entries.size() && contiguous; ++i) {
+    const Tensor& previous = entries[i - 1]->slots[s];
+    contiguous = entries[i]->slots[s].data() == previous.data() + previous.numel();
+  }
+  if (contiguous) return;
+  int64_t total = 0;
+  for (const nn::Parameter* p : run) total += p->value.numel();
+  const Tensor flat = Tensor::empty({total}, run.front()->value.device());
+  int64_t offset = 0;
+  for (size_t i = 0; i < run.size(); ++i) {
+    Tensor& slot = entries[i]->slots[s];
+    const int64_t n = slot.numel();
+    Tensor view = flat.rows(offset, offset + n).reshape(slot.shape());
+    view.copy_from(slot);
+    slot = std::move(view);
+    offset += n;
+  }
+}
+
 void SlotOptimizer::step(const std::vector<nn::Parameter*>& parameters, float grad_scale) {
   check_parameters(parameters, grad_scale);
   ++steps_;
   for (nn::Parameter* p : parameters) {
-    // entry_for may grow entries_, so the reference is taken per parameter, just before use.
     Entry& entry = entry_for(*p);
     // Slots follow their parameter: a resume loads the state before the engine moves the
     // model to its GPU, and the slots move along at the first step.
     for (Tensor& slot : entry.slots) {
       if (slot.device() != p->value.device()) slot = slot.to(p->value.device());
     }
-    update(*p, entry.slots, grad_scale, steps_);
+  }
+  // entry_for no longer grows entries_, so pointers into it stay valid from here on.
+  updates_last_step_ = 0;
+  for (const std::vector<nn::Parameter*>& run : contiguous_runs(parameters)) {
+    std::vector<Entry*> entries;
+    for (const nn::Parameter* p : run) entries.push_back(&entries_[index_.at(p->name)]);
+    Span span{run.front()->value.device(), run.front()->value.data(), run.front()->grad.data(),
+              {}, 0};
+    for (size_t s = 0; s < slot_names_.size(); ++s) {
+      if (run.size() > 1) lay_out_slots(run, entries, s);
+      span.slots.push_back(entries.front()->slots[s].data());
+    }
+    for (const nn::Parameter* p : run) span.n += p->value.numel();
+    update(span, grad_scale, steps_);
+    ++updates_last_step_;
   }
 }
 

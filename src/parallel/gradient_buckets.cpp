@@ -1,9 +1,11 @@
-// Fusion buckets: layout in reverse parameter order, grads as views, accumulators in double on
-// the gradients' device, and one allreduce a bucket, started as soon as the bucket is final.
+// Fusion buckets: layout in reverse parameter order, grads and values as views, accumulators in
+// double on the gradients' device, and one allreduce a bucket, started as soon as the bucket is
+// final.
 #include "parallel/gradient_buckets.h"
 
 #include <algorithm>
 #include <string>
+#include <utility>
 
 #include "lockstep/backend/backend.h"
 #include "lockstep/core/error.h"
@@ -43,6 +45,8 @@ GradientBuckets::GradientBuckets(const std::vector<nn::Parameter*>& parameters,
     for (nn::Parameter* p : group) elements += p->value.numel();
     Bucket bucket;
     bucket.flat = Tensor::zeros({elements}, device_);
+    // The values in the same layout: the optimizer then updates a bucket in one fused call.
+    const Tensor values = Tensor::empty({elements}, device_);
     bucket.accumulator =
         std::make_unique<Storage>(static_cast<size_t>(elements) * sizeof(double), device_);
     bucket.parameters = std::move(group);
@@ -51,6 +55,9 @@ GradientBuckets::GradientBuckets(const std::vector<nn::Parameter*>& parameters,
     for (nn::Parameter* p : bucket.parameters) {
       const int64_t n = p->value.numel();
       p->grad = bucket.flat.rows(offset, offset + n).reshape(p->value.shape());
+      Tensor value = values.rows(offset, offset + n).reshape(p->value.shape());
+      value.copy_from(p->value);
+      p->value = std::move(value);
       bucket_of_[p] = buckets_.size();
       offset += n;
     }

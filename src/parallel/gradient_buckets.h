@@ -1,7 +1,8 @@
 // GradientBuckets: gradients packed into a few contiguous buffers ("fusion buckets", as in
 // Horovod and PyTorch DDP) so that one allreduce moves many parameters at once. Each
 // parameter's grad becomes a view into its bucket, so backward writes straight into it (no
-// copy in or out). A step may run backward several times (micro-batches): each pass is added
+// copy in or out); its value becomes a view into a buffer of the same layout, so that the
+// optimizer updates each bucket's parameters in one fused call. A step may run backward several times (micro-batches): each pass is added
 // into a double accumulator, and the accumulators are what the ranks sum. Float values summed
 // in double are exact in practice, so the total does not depend on how the micro-batches were
 // spread over ranks or in which order the reduction adds them.
@@ -30,7 +31,8 @@ class GradientBuckets {
  public:
   // Packs the parameters in reverse order (the order backward finalises them) into buckets
   // of at most `bucket_bytes` (a larger parameter gets a bucket of its own) on `device`, and
-  // points every parameter's grad at its slice. Every rank builds the same layout.
+  // points every parameter's grad and value (copied over) at its slice. Every rank builds the
+  // same layout.
   GradientBuckets(const std::vector<nn::Parameter*>& parameters, int64_t bucket_bytes,
                   Device device);
   ~GradientBuckets();

@@ -52,8 +52,7 @@ class Adam : public SlotOptimizer {
   Adam(const AdamOptions& options, bool decoupled_weight_decay);
 
  private:
-  void update(nn::Parameter& parameter, std::span<Tensor> slots, float grad_scale,
-              int64_t step) override;
+  void update(const Span& span, float grad_scale, int64_t step) override;
 
   AdamOptions options_;
   bool decoupled_;

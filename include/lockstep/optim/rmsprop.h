@@ -34,8 +34,7 @@ class Rmsprop final : public SlotOptimizer {
   const RmspropOptions& options() const { return options_; }
 
  private:
-  void update(nn::Parameter& parameter, std::span<Tensor> slots, float grad_scale,
-              int64_t step) override;
+  void update(const Span& span, float grad_scale, int64_t step) override;
 
   RmspropOptions options_;
 };

@@ -33,8 +33,7 @@ class Sgd final : public SlotOptimizer {
   const SgdOptions& options() const { return options_; }
 
  private:
-  void update(nn::Parameter& parameter, std::span<Tensor> slots, float grad_scale,
-              int64_t step) override;
+  void update(const Span& span, float grad_scale, int64_t step) override;
 
   SgdOptions options_;
 };

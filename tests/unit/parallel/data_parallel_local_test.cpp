@@ -8,6 +8,7 @@
 #include "lockstep/nn/loss.h"
 #include "lockstep/nn/sequential.h"
 #include "lockstep/optim/optimizer.h"
+#include "lockstep/optim/slot_optimizer.h"
 #include "lockstep/comm/communicator.h"
 #include "lockstep/parallel/data_parallel.h"
 #include "support/test_support.h"
@@ -60,6 +61,47 @@ TEST(LocalDataParallelTest, LearnsASyntheticTeacher) {
   EXPECT_LT(after.loss, 0.5 * before.loss);
   EXPECT_GT(after.accuracy, 0.85);
   EXPECT_EQ(run.trainer->step(), 30 * 19);  // ceil(600 / 32) steps per epoch, last one partial
+}
+
+// The engine lays each bucket's parameter values end to end (as their grads), so the
+// optimizer updates a bucket in one fused call; the weights equal those of a model trained
+// outside the engine with one call per parameter, bit for bit.
+TEST(LocalDataParallelTest, OptimizerUpdatesEachBucketInOneFusedCall) {
+  const data::Dataset data = data::make_synthetic(64, {1, 4, 4}, 3, 7);
+  for (const int64_t bucket_bytes : {int64_t{25} << 20, int64_t{256}}) {
+    SCOPED_TRACE(::testing::Message() << "buckets of " << bucket_bytes << " bytes");
+    std::unique_ptr<comm::Communicator> local = comm::make_local_communicator();
+    std::unique_ptr<nn::Sequential> model = nn::build_model(small_spec(0.0), 3);
+    DataParallelOptions options;
+    options.bucket_bytes = bucket_bytes;
+    options.micro_batch = 0;
+    DataParallel trainer(*model, *local, Device::cpu(), options);
+    trainer.compile(std::make_unique<nn::CrossEntropyLoss>(),
+                    optim::make_optimizer("adam", {{"lr", 0.01}}));
+    FitOptions fit;
+    fit.batch_size = 32;
+    fit.shuffle = false;
+    trainer.fit(data, fit);
+    // Four parameters (two Dense layers, last first): one bucket, or buckets of 64 floats:
+    // 4.bias and 4.weight (3 + 48), then 1.bias (16) alone, then 1.weight (256) alone.
+    const auto& optimizer = dynamic_cast<const optim::SlotOptimizer&>(trainer.optimizer());
+    EXPECT_EQ(optimizer.updates_last_step(), bucket_bytes > 1000 ? 1u : 3u);
+
+    std::unique_ptr<nn::Sequential> reference = nn::build_model(small_spec(0.0), 3);
+    std::unique_ptr<optim::Optimizer> reference_optimizer =
+        optim::make_optimizer("adam", {{"lr", 0.01}});
+    nn::CrossEntropyLoss loss;
+    for (int64_t first = 0; first < 64; first += 32) {
+      nn::ForwardContext context;
+      context.training = true;
+      Tensor grad;
+      loss.forward_backward(reference->forward(data.inputs().rows(first, first + 32), context),
+                            data.labels().rows(first, first + 32), grad);
+      reference->backward(grad);
+      reference_optimizer->step(reference->parameters(), 1.0f / 32.0f);
+    }
+    EXPECT_EQ(weights_of(*model), weights_of(*reference));
+  }
 }
 
 TEST(LocalDataParallelTest, SameSeedGivesIdenticalWeightsWithDropout) {
