@@ -238,7 +238,10 @@ void print_table(const nlohmann::json& r) {
   row("data", r["data"].get<std::string>());
   row("device", r["device"].get<std::string>());
   row("ranks", std::to_string(r["ranks"].get<int>()));
-  row("BLAS threads per rank", std::to_string(r["blas_threads_per_rank"].get<int>()));
+  // On a GPU only host-side work (data preparation) would use BLAS threads.
+  row(r["device"].get<std::string>() == "cpu" ? "BLAS threads per rank"
+                                               : "BLAS threads per rank (host only)",
+      std::to_string(r["blas_threads_per_rank"].get<int>()));
   row("global batch / micro-batch",
       format("%lld / %lld", static_cast<long long>(r["global_batch"].get<int64_t>()),
              static_cast<long long>(r["micro_batch"].get<int64_t>())));

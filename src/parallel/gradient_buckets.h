@@ -2,10 +2,11 @@
 // Horovod and PyTorch DDP) so that one allreduce moves many parameters at once. Each
 // parameter's grad becomes a view into its bucket, so backward writes straight into it (no
 // copy in or out); its value becomes a view into a buffer of the same layout, so that the
-// optimizer updates each bucket's parameters in one fused call. A step may run backward several times (micro-batches): each pass is added
-// into a double accumulator, and the accumulators are what the ranks sum. Float values summed
-// in double are exact in practice, so the total does not depend on how the micro-batches were
-// spread over ranks or in which order the reduction adds them.
+// optimizer updates each bucket's parameters in one fused call. A step may run backward
+// several times (micro-batches): each pass is added into a double accumulator, and the
+// accumulators are what the ranks sum. Float values summed in double are exact in practice,
+// so the total does not depend on how the micro-batches were spread over ranks or in which
+// order the reduction adds them.
 //
 // Overlap: during the step's last backward pass the engine reports each layer whose grads are
 // final (parameters_final); a bucket's allreduce starts as soon as all its parameters are
