@@ -1,18 +1,24 @@
 // MpiCommunicator at every rank count: each collective matches its closed form, also with
 // empty and uneven partition slices; the split paths (chunk limit 7) give the same results;
-// bad arguments throw on every rank before any communication.
+// bad arguments throw on every rank before any communication; finished collectives are traced.
 #include "lockstep/comm/communicator.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstdint>
+#include <filesystem>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "comm/mpi/mpi_check.h"
 #include "lockstep/comm/mpi_communicator.h"
 #include "lockstep/core/error.h"
+#include "lockstep/core/profiler.h"
 #include "lockstep/data/partition.h"
 #include "mpi_test.h"
 
@@ -214,6 +220,54 @@ TEST(MpiCheck, ErrorNamesTheCallMpisDescriptionAndTheRank) {
         << what;
   }
   EXPECT_NO_THROW(LOCKSTEP_MPI_CHECK(MPI_SUCCESS));
+}
+
+// What `train --trace` shows of communication: every finished collective, blocking or started,
+// is one event on the comm lane with its name, label, step, bytes and sequence number.
+TEST(CollectiveTrace, FinishedCollectivesCarryLabelStepBytesAndSequence) {
+  Communicator& world = testing::mpi_world();
+  Profiler& p = profiler();
+  p.enable(true);
+  p.reset();
+  const int64_t saved_step = world.step();
+  world.set_step(7);
+  const int64_t first = world.sequence();
+  std::vector<float> values(10, 1.0f);
+  {
+    const ScopedLabel label(world, "trace test");
+    world.allreduce_sum(values.data(), 10);
+  }
+  std::vector<double> sums(3, 1.0);
+  const int64_t handle = world.start_allreduce_sum(sums.data(), 3);
+  {
+    const ScopedLabel label(world, "finished elsewhere");  // the start's label counts
+    world.finish(handle);
+  }
+  world.set_step(saved_step);
+  const std::string path = (std::filesystem::temp_directory_path() /
+                            ("lockstep_trace_" + std::to_string(::getpid()) + ".json"))
+                               .string();
+  p.write_chrome_trace(path, world.rank());
+  p.disable();
+  std::ifstream in(path);
+  const nlohmann::json trace = nlohmann::json::parse(in);
+  std::filesystem::remove(path);
+  std::vector<nlohmann::json> collectives;
+  for (const nlohmann::json& event : trace["traceEvents"]) {
+    if (event.value("cat", "") == "comm" && event.value("ph", "") == "X") {
+      collectives.push_back(event);
+    }
+  }
+  ASSERT_EQ(collectives.size(), 2u) << trace.dump();
+  EXPECT_EQ(collectives[0]["name"], "allreduce_sum");
+  EXPECT_EQ(collectives[0]["args"]["label"], "trace test");
+  EXPECT_EQ(collectives[0]["args"]["step"], 7);
+  EXPECT_EQ(collectives[0]["args"]["bytes"], 40);
+  EXPECT_EQ(collectives[0]["args"]["sequence"], first);
+  EXPECT_EQ(collectives[1]["name"], "allreduce_sum");
+  EXPECT_EQ(collectives[1]["args"].value("label", ""), "");
+  EXPECT_EQ(collectives[1]["args"]["bytes"], 24);
+  EXPECT_EQ(collectives[1]["args"]["sequence"], first + 1);
 }
 
 }  // namespace

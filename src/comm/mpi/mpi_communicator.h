@@ -65,8 +65,6 @@ class MpiCommunicator final : public Communicator {
   void wait(std::vector<MPI_Request>& requests, const Operation& op) {
     wait(requests.data(), static_cast<int>(requests.size()), op);
   }
-  // Records a finished operation on the profiler's trace (when tracing).
-  void trace(const Operation& op) const;
   [[noreturn]] void time_out(MPI_Request* requests, int count, const Operation& op);
 
   // A non-blocking collective between its start and finish, with the label it was started

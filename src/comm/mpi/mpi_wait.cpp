@@ -8,12 +8,11 @@
 #include <sstream>
 #include <string>
 #include <thread>
-
-#include "comm/backoff.h"
 #include <vector>
 
+#include "comm/backoff.h"
+#include "comm/collective_trace.h"
 #include "comm/mpi/mpi_check.h"
-#include "lockstep/core/profiler.h"
 #include "comm/mpi/mpi_communicator.h"
 
 namespace lockstep::comm {
@@ -54,7 +53,7 @@ void MpiCommunicator::wait(MPI_Request* requests, int count, const Operation& op
     int done = 0;
     LOCKSTEP_MPI_CHECK(MPI_Testall(count, requests, &done, MPI_STATUSES_IGNORE));
     if (done) {
-      trace(op);
+      detail::trace_collective(*this, op.name, op.bytes, op.sequence, op.start);
       return;
     }
     const Clock::time_point now = Clock::now();
@@ -63,17 +62,6 @@ void MpiCommunicator::wait(MPI_Request* requests, int count, const Operation& op
     }
     backoff.pause(now - start);
   }
-}
-
-void MpiCommunicator::trace(const Operation& op) const {
-  Profiler& p = profiler();
-  if (!p.tracing()) return;
-  TraceArgs args;
-  args.label = label();
-  args.bytes = op.bytes;
-  args.sequence = op.sequence;
-  args.step = step();
-  p.record_event(op.name, Lane::kComm, op.start, Clock::now(), args);
 }
 
 void MpiCommunicator::time_out(MPI_Request* requests, int count, const Operation& op) {

@@ -15,11 +15,11 @@
 #include <sstream>
 #include <string>
 #include <thread>
-
-#include "comm/backoff.h"
 #include <utility>
 
 #include "backend/cuda/cuda_check.h"
+#include "comm/backoff.h"
+#include "comm/collective_trace.h"
 #include "comm/nccl/nccl_check.h"
 #include "comm/nccl/nccl_communicator.h"
 
@@ -91,6 +91,8 @@ void NcclCommunicator::complete(const Operation& op, cudaEvent_t done) {
     throw;
   }
   free_events_.push_back(done);
+  // From the call to the host's seeing it done (the GPU may have finished a little earlier).
+  detail::trace_collective(*this, op.name, op.bytes, op.sequence, op.start);
 }
 
 cudaEvent_t NcclCommunicator::take_event() {
