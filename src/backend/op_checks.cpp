@@ -42,4 +42,32 @@ void check_pool_geometry(const PoolGeometry& g, int64_t batch, const char* what)
                       << ", stride " << g.stride_h << "x" << g.stride_w);
 }
 
+void check_conv_geometry(const ConvGeometry& g, const char* what) {
+  LOCKSTEP_CHECK(
+      g.channels >= 0 && g.height >= 0 && g.width >= 0 && g.kernel_h > 0 && g.kernel_w > 0 &&
+          g.stride_h > 0 && g.stride_w > 0 && g.pad_h >= 0 && g.pad_w >= 0 &&
+          g.height + 2 * g.pad_h >= g.kernel_h && g.width + 2 * g.pad_w >= g.kernel_w,
+      what << ": invalid geometry: image " << g.channels << "x" << g.height << "x" << g.width
+           << ", kernel " << g.kernel_h << "x" << g.kernel_w << ", stride " << g.stride_h << "x"
+           << g.stride_w << ", padding " << g.pad_h << "x" << g.pad_w);
+}
+
+void check_dropout(float rate, const DropoutKey& key, int64_t cols) {
+  LOCKSTEP_CHECK(rate >= 0.0f && rate < 1.0f, "dropout: rate must be in [0, 1), found " << rate);
+  LOCKSTEP_CHECK(key.first_sample >= 0,
+                 "dropout: first_sample must be a sample id >= 0, found " << key.first_sample);
+  LOCKSTEP_CHECK(cols <= int64_t{UINT32_MAX} + 1,
+                 "dropout: " << cols << " columns exceed the 2^32 elements a sample can key");
+}
+
+void check_classes(int64_t classes) {
+  LOCKSTEP_CHECK(classes > 0, "softmax_cross_entropy: needs at least one class, found " << classes);
+}
+
+void throw_bad_label(int64_t row, float value, int64_t classes) {
+  LOCKSTEP_THROW("softmax_cross_entropy: label of row "
+                 << row << " is " << value << ", expected an integer class in [0, " << classes
+                 << ")");
+}
+
 }  // namespace lockstep::backend

@@ -21,4 +21,16 @@ GemmInts check_gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
 // Checks a pooling call's geometry; `what` names the op in the message.
 void check_pool_geometry(const PoolGeometry& g, int64_t batch, const char* what);
 
+// Checks a convolution's geometry (the kernel fits the padded image); `what` names the op.
+void check_conv_geometry(const ConvGeometry& g, const char* what);
+
+// Checks dropout's arguments: rate in [0, 1), first_sample >= 0, and at most 2^32 columns
+// (the elements a sample's counter can key).
+void check_dropout(float rate, const DropoutKey& key, int64_t cols);
+
+// softmax_cross_entropy needs at least one class.
+void check_classes(int64_t classes);
+// The error for row `row` whose label `value` is not an integer class in [0, classes).
+[[noreturn]] void throw_bad_label(int64_t row, float value, int64_t classes);
+
 }  // namespace lockstep::backend

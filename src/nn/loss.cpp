@@ -3,6 +3,7 @@
 // step's passes add their values without waiting for the device.
 #include "lockstep/nn/loss.h"
 
+#include "backend/op_checks.h"
 #include "lockstep/backend/backend.h"
 #include "lockstep/core/error.h"
 
@@ -70,10 +71,9 @@ void LossAccumulator::add(const LossValue& value) {
 LossValue LossAccumulator::read() {
   backend::LossTotals totals;
   backend::backend_for(device()).copy_to_host(&totals, storage_.data(), sizeof(totals));
-  LOCKSTEP_CHECK(totals.bad_row < 0, "softmax_cross_entropy: label of row "
-                                         << totals.bad_row << " is " << totals.bad_label
-                                         << ", expected an integer class in [0, " << totals.classes
-                                         << ")");
+  if (totals.bad_row >= 0) {
+    backend::throw_bad_label(totals.bad_row, totals.bad_label, totals.classes);
+  }
   LossValue value = host_;
   value.sum += totals.sum;
   value.correct += totals.correct;

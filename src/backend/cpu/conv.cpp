@@ -7,21 +7,11 @@
 #include <algorithm>
 
 #include "backend/cpu/cpu_backend.h"
-#include "lockstep/core/error.h"
+#include "backend/op_checks.h"
 
 namespace lockstep::backend::cpu {
 
 namespace {
-
-void check_geometry(const ConvGeometry& g, const char* what) {
-  LOCKSTEP_CHECK(
-      g.channels >= 0 && g.height >= 0 && g.width >= 0 && g.kernel_h > 0 && g.kernel_w > 0 &&
-          g.stride_h > 0 && g.stride_w > 0 && g.pad_h >= 0 && g.pad_w >= 0 &&
-          g.height + 2 * g.pad_h >= g.kernel_h && g.width + 2 * g.pad_w >= g.kernel_w,
-      what << ": invalid geometry: image " << g.channels << "x" << g.height << "x" << g.width
-           << ", kernel " << g.kernel_h << "x" << g.kernel_w << ", stride " << g.stride_h << "x"
-           << g.stride_w << ", padding " << g.pad_h << "x" << g.pad_w);
-}
 
 // Output positions [first, last) along one axis whose input coordinate
 // k - pad + o * stride lies inside [0, size); the others read padding.
@@ -166,7 +156,7 @@ void col2im_unit_stride(const float* columns, const ConvGeometry& g, float* imag
 }  // namespace
 
 void CpuBackend::im2col(const float* image, const ConvGeometry& g, float* columns) {
-  check_geometry(g, "im2col");
+  check_conv_geometry(g, "im2col");
   if (g.stride_w == 1) {
     im2col_unit_stride(image, g, columns);
   } else {
@@ -175,7 +165,7 @@ void CpuBackend::im2col(const float* image, const ConvGeometry& g, float* column
 }
 
 void CpuBackend::col2im(const float* columns, const ConvGeometry& g, float* image) {
-  check_geometry(g, "col2im");
+  check_conv_geometry(g, "col2im");
   std::fill(image, image + g.channels * g.height * g.width, 0.0f);
   if (g.stride_w == 1) {
     col2im_unit_stride(columns, g, image);

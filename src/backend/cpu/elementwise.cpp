@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "backend/cpu/cpu_backend.h"
+#include "backend/op_checks.h"
 #include "lockstep/core/error.h"
 #include "lockstep/core/philox.h"
 
@@ -103,11 +104,7 @@ void CpuBackend::activation_backward(Activation kind, const float* x, const floa
 
 void CpuBackend::dropout_forward(const float* x, float* y, float* mask, int64_t rows, int64_t cols,
                                  float rate, const DropoutKey& key) {
-  LOCKSTEP_CHECK(rate >= 0.0f && rate < 1.0f, "dropout: rate must be in [0, 1), found " << rate);
-  LOCKSTEP_CHECK(key.first_sample >= 0,
-                 "dropout: first_sample must be a sample id >= 0, found " << key.first_sample);
-  LOCKSTEP_CHECK(cols <= int64_t{UINT32_MAX} + 1,
-                 "dropout: " << cols << " columns exceed the 2^32 elements a sample can key");
+  check_dropout(rate, key, cols);
   const float kept = 1.0f / (1.0f - rate);
   for (int64_t r = 0; r < rows; ++r) {
     const uint64_t sample = static_cast<uint64_t>(key.first_sample + r);

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "backend/cpu/cpu_backend.h"
+#include "backend/op_checks.h"
 #include "lockstep/core/error.h"
 
 namespace lockstep::backend::cpu {
@@ -28,17 +29,10 @@ double softmax_row(const float* z, float* p, int64_t classes) {
 // The class index held by labels[row], checked to be an integer in [0, classes).
 int64_t checked_label(const float* labels, int64_t row, int64_t classes) {
   const float value = labels[row];
-  LOCKSTEP_CHECK(value >= 0.0f && value < static_cast<float>(classes) &&
-                     value == std::floor(value),
-                 "softmax_cross_entropy: label of row " << row << " is " << value
-                                                        << ", expected an integer class in [0, "
-                                                        << classes << ")");
+  if (!(value >= 0.0f && value < static_cast<float>(classes) && value == std::floor(value))) {
+    throw_bad_label(row, value, classes);
+  }
   return static_cast<int64_t>(value);
-}
-
-void check_classes(int64_t classes) {
-  LOCKSTEP_CHECK(classes > 0, "softmax_cross_entropy: needs at least one class, found "
-                                  << classes);
 }
 
 }  // namespace

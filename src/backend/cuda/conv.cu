@@ -11,22 +11,11 @@
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/device_guard.h"
 #include "backend/cuda/kernel_util.cuh"
-#include "lockstep/core/error.h"
+#include "backend/op_checks.h"
 
 namespace lockstep::backend::cuda {
 
 namespace {
-
-// The CPU's check, in its words.
-void check_geometry(const ConvGeometry& g, const char* what) {
-  LOCKSTEP_CHECK(
-      g.channels >= 0 && g.height >= 0 && g.width >= 0 && g.kernel_h > 0 && g.kernel_w > 0 &&
-          g.stride_h > 0 && g.stride_w > 0 && g.pad_h >= 0 && g.pad_w >= 0 &&
-          g.height + 2 * g.pad_h >= g.kernel_h && g.width + 2 * g.pad_w >= g.kernel_w,
-      what << ": invalid geometry: image " << g.channels << "x" << g.height << "x" << g.width
-           << ", kernel " << g.kernel_h << "x" << g.kernel_w << ", stride " << g.stride_h << "x"
-           << g.stride_w << ", padding " << g.pad_h << "x" << g.pad_w);
-}
 
 // columns[(ch*kh + ky)*kw + kx, n*spatial + oy*out_w + ox] =
 // images[n, ch, oy*sh - ph + ky, ox*sw - pw + kx], or 0 where that pixel lies in the padding.
@@ -92,12 +81,12 @@ __global__ void swap_leading_axes_kernel(const float* x, int64_t a, int64_t b, i
 }  // namespace
 
 void CudaBackend::im2col(const float* image, const ConvGeometry& g, float* columns) {
-  check_geometry(g, "im2col");
+  check_conv_geometry(g, "im2col");
   unfold(image, 1, g, columns);
 }
 
 void CudaBackend::col2im(const float* columns, const ConvGeometry& g, float* image) {
-  check_geometry(g, "col2im");
+  check_conv_geometry(g, "col2im");
   fold(columns, 1, g, image);
 }
 
@@ -136,7 +125,7 @@ int64_t CudaBackend::conv_images_per_pass(const ConvGeometry& g, int64_t batch) 
 void CudaBackend::conv2d_forward(const float* x, int64_t batch, const ConvGeometry& g,
                                  int64_t filters, const float* weight, const float* bias,
                                  float* y) {
-  check_geometry(g, "conv2d_forward");
+  check_conv_geometry(g, "conv2d_forward");
   const int64_t patch = g.patch_size(), spatial = g.out_h() * g.out_w();
   const int64_t image_size = g.channels * g.height * g.width;
   if (batch <= 0) return;
@@ -163,7 +152,7 @@ void CudaBackend::conv2d_forward(const float* x, int64_t batch, const ConvGeomet
 void CudaBackend::conv2d_backward(const float* x, const float* dy, int64_t batch,
                                   const ConvGeometry& g, int64_t filters, const float* weight,
                                   float* dweight, float* dx) {
-  check_geometry(g, "conv2d_backward");
+  check_conv_geometry(g, "conv2d_backward");
   const int64_t patch = g.patch_size(), spatial = g.out_h() * g.out_w();
   const int64_t image_size = g.channels * g.height * g.width;
   if (batch <= 0) {

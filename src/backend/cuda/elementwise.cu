@@ -6,6 +6,7 @@
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/device_guard.h"
 #include "backend/cuda/kernel_util.cuh"
+#include "backend/op_checks.h"
 #include "lockstep/core/error.h"
 #include "lockstep/core/philox.h"
 
@@ -201,12 +202,7 @@ void CudaBackend::activation_backward(Activation kind, const float* x, const flo
 
 void CudaBackend::dropout_forward(const float* x, float* y, float* mask, int64_t rows, int64_t cols,
                                   float rate, const DropoutKey& key) {
-  // The CPU's checks, in its order and words.
-  LOCKSTEP_CHECK(rate >= 0.0f && rate < 1.0f, "dropout: rate must be in [0, 1), found " << rate);
-  LOCKSTEP_CHECK(key.first_sample >= 0,
-                 "dropout: first_sample must be a sample id >= 0, found " << key.first_sample);
-  LOCKSTEP_CHECK(cols <= int64_t{UINT32_MAX} + 1,
-                 "dropout: " << cols << " columns exceed the 2^32 elements a sample can key");
+  check_dropout(rate, key, cols);  // the CPU's checks
   if (rows <= 0 || cols <= 0) return;
   const float kept = 1.0f / (1.0f - rate);  // computed once, on the host, as the CPU does
   DeviceGuard guard(ordinal_);

@@ -8,6 +8,7 @@
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/device_guard.h"
 #include "backend/cuda/kernel_util.cuh"
+#include "backend/op_checks.h"
 #include "lockstep/core/error.h"
 
 namespace lockstep::backend::cuda {
@@ -159,10 +160,6 @@ __global__ void add_to_totals_kernel(const LossResult* result, const unsigned lo
   totals->correct += static_cast<int64_t>(*correct);
 }
 
-void check_classes(int64_t classes) {
-  LOCKSTEP_CHECK(classes > 0, "softmax_cross_entropy: needs at least one class, found " << classes);
-}
-
 // Queues the label check, the softmax and the sum of a labels call: result->sum and
 // result->bad_row; `workspace` is workspace_bytes<double>(rows) long.
 LossResult* launch_softmax_labels(const float* logits, const float* labels, float* dlogits,
@@ -212,9 +209,7 @@ double CudaBackend::softmax_cross_entropy_labels(const float* logits, const floa
     const auto row = static_cast<int64_t>(host.bad_row);
     float value = 0.0f;
     read_back(&value, labels + row, sizeof(value));
-    LOCKSTEP_THROW("softmax_cross_entropy: label of row "
-                   << row << " is " << value << ", expected an integer class in [0, " << classes
-                   << ")");
+    throw_bad_label(row, value, classes);
   }
   return host.sum;
 }
