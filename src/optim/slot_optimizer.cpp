@@ -9,6 +9,7 @@
 #include <unordered_set>
 #include <utility>
 
+#include "core/pack.h"
 #include "lockstep/backend/backend.h"
 #include "lockstep/core/error.h"
 
@@ -142,18 +143,9 @@ void SlotOptimizer::lay_out_slots(const std::vector<nn::Parameter*>& run,
     contiguous = entries[i]->slots[s].data() == previous.data() + previous.numel();
   }
   if (contiguous) return;
-  int64_t total = 0;
-  for (const nn::Parameter* p : run) total += p->value.numel();
-  const Tensor flat = Tensor::empty({total}, run.front()->value.device());
-  int64_t offset = 0;
-  for (size_t i = 0; i < run.size(); ++i) {
-    Tensor& slot = entries[i]->slots[s];
-    const int64_t n = slot.numel();
-    Tensor view = flat.rows(offset, offset + n).reshape(slot.shape());
-    view.copy_from(slot);
-    slot = std::move(view);
-    offset += n;
-  }
+  std::vector<Tensor*> slots;
+  for (Entry* entry : entries) slots.push_back(&entry->slots[s]);
+  pack_end_to_end(slots, run.front()->value.device());
 }
 
 void SlotOptimizer::step(const std::vector<nn::Parameter*>& parameters, float grad_scale) {

@@ -7,6 +7,7 @@
 #include <string>
 #include <utility>
 
+#include "core/pack.h"
 #include "lockstep/backend/backend.h"
 #include "lockstep/core/error.h"
 
@@ -45,19 +46,18 @@ GradientBuckets::GradientBuckets(const std::vector<nn::Parameter*>& parameters,
     for (nn::Parameter* p : group) elements += p->value.numel();
     Bucket bucket;
     bucket.flat = Tensor::zeros({elements}, device_);
-    // The values in the same layout: the optimizer then updates a bucket in one fused call.
-    const Tensor values = Tensor::empty({elements}, device_);
     bucket.accumulator =
         std::make_unique<Storage>(static_cast<size_t>(elements) * sizeof(double), device_);
     bucket.parameters = std::move(group);
     if (elements > 0) backend.fill_double(sums(bucket), elements, 0.0);
+    // The values in the grads' layout: the optimizer then updates a bucket in one fused call.
+    std::vector<Tensor*> values;
+    for (nn::Parameter* p : bucket.parameters) values.push_back(&p->value);
+    pack_end_to_end(values, device_);
     int64_t offset = 0;
     for (nn::Parameter* p : bucket.parameters) {
       const int64_t n = p->value.numel();
       p->grad = bucket.flat.rows(offset, offset + n).reshape(p->value.shape());
-      Tensor value = values.rows(offset, offset + n).reshape(p->value.shape());
-      value.copy_from(p->value);
-      p->value = std::move(value);
       bucket_of_[p] = buckets_.size();
       offset += n;
     }
