@@ -11,7 +11,7 @@
 #include <string>
 
 #include "lockstep/backend/backend.h"
-#include "lockstep/core/error.h"
+#include "lockstep/base/error.h"
 #include "lockstep/data/data_source.h"
 #include "lockstep/data/npy.h"
 #include "lockstep/io/checkpoint.h"
@@ -79,7 +79,7 @@ bool parse_options(int argc, char** argv, PredictOptions& o) {
     const po::positional_options_description none;
     po::store(po::command_line_parser(argc, argv).options(desc).positional(none).run(), o.given);
     if (o.given.count("help")) {
-      if (runtime::log_rank() == 0) std::cout << "usage: predict [options]\n" << desc << "\n";
+      if (logging::rank() == 0) std::cout << "usage: predict [options]\n" << desc << "\n";
       return false;
     }
     if (o.given.count("config")) {
@@ -168,22 +168,22 @@ int predict(runtime::Runtime& rt, PredictOptions& o) {
   runtime::DeviceCommunicator communicator(rt.world(), device,
                                            runtime::shares_gpu(device, request, info));
   parallel::DataParallel dp(*model, communicator.get(), device, options);
-  runtime::info("model %s from '%s' (step %lld); data %s: %lld test samples; %d ranks",
+  logging::info("model %s from '%s' (step %lld); data %s: %lld test samples; %d ranks",
                 model->name().c_str(), o.checkpoint.c_str(),
                 static_cast<long long>(checkpoint.state.step), o.data.c_str(),
                 static_cast<long long>(test.size()), info.size);
   const Tensor logits = dp.predict(info.rank == 0 ? test.inputs() : Tensor(), o.batch_size);
-  if (info.rank != 0) return runtime::kExitOk;
+  if (info.rank != 0) return kExitOk;
   const Tensor probabilities = softmax_rows(logits);
   if (!o.output.empty()) {
     data::save_npy(o.output, probabilities);
-    runtime::info("probabilities %s written to %s", to_string(probabilities.shape()).c_str(),
+    logging::info("probabilities %s written to %s", to_string(probabilities.shape()).c_str(),
                   o.output.c_str());
   }
   if (const std::optional<double> acc = accuracy(logits, test.labels())) {
-    runtime::info("accuracy %.4f on %lld samples", *acc, static_cast<long long>(test.size()));
+    logging::info("accuracy %.4f on %lld samples", *acc, static_cast<long long>(test.size()));
   }
-  return runtime::kExitOk;
+  return kExitOk;
 }
 
 }  // namespace
@@ -192,7 +192,7 @@ int main(int argc, char** argv) {
   runtime::Runtime rt(&argc, &argv);
   return runtime::run_guarded(rt, [&] {
     PredictOptions options;
-    if (!parse_options(argc, argv, options)) return runtime::kExitOk;
+    if (!parse_options(argc, argv, options)) return kExitOk;
     return predict(rt, options);
   });
 }

@@ -11,8 +11,8 @@
 #include <string>
 
 #include "lockstep/backend/backend.h"
-#include "lockstep/core/error.h"
-#include "lockstep/core/profiler.h"
+#include "lockstep/base/error.h"
+#include "lockstep/base/profiler.h"
 #include "lockstep/data/data_source.h"
 #include "lockstep/io/checkpoint.h"
 #include "lockstep/io/checkpoint_writer.h"
@@ -173,7 +173,7 @@ bool parse_options(int argc, char** argv, TrainOptions& o) {
     const po::positional_options_description none;
     po::store(po::command_line_parser(argc, argv).options(desc).positional(none).run(), o.given);
     if (o.given.count("help")) {
-      if (runtime::log_rank() == 0) std::cout << "usage: train [options]\n" << desc << "\n";
+      if (logging::rank() == 0) std::cout << "usage: train [options]\n" << desc << "\n";
       return false;
     }
     if (o.given.count("config")) {
@@ -247,8 +247,8 @@ void adopt_checkpoint_options(TrainOptions& o, const io::Checkpoint& ck) {
   if (saved.data && !o.set("data")) o.data = *saved.data;
   // Micro-batches fix the arithmetic: another size still trains, but not bit for bit.
   if (saved.micro_batch && !o.set("micro-batch")) o.micro_batch = *saved.micro_batch;
-  if (saved.micro_batch && *saved.micro_batch != o.micro_batch && runtime::log_rank() == 0) {
-    runtime::warn(
+  if (saved.micro_batch && *saved.micro_batch != o.micro_batch && logging::rank() == 0) {
+    logging::warn(
         "--micro-batch %lld differs from the checkpoint's %lld: the run goes on, but "
         "no longer bit for bit as it would have without the stop",
         static_cast<long long>(o.micro_batch), static_cast<long long>(*saved.micro_batch));
@@ -340,27 +340,27 @@ class StepBoundary {
       outcome = writer_.save(dp_.model(), dp_.optimizer(),
                              trainer_state(o_, world_size_, dp_.step(), epoch, position));
     });
-    for (const std::string& warning : outcome.warnings) runtime::warn("%s", warning.c_str());
+    for (const std::string& warning : outcome.warnings) logging::warn("%s", warning.c_str());
     if (!outcome.failed()) return;
     if (o_.checkpoint_errors == "continue") {
-      runtime::warn("%s; training continues (--checkpoint-errors continue)", outcome.error.c_str());
+      logging::warn("%s; training continues (--checkpoint-errors continue)", outcome.error.c_str());
       return;
     }
-    runtime::error("%s; training stops (exit code 5)", outcome.error.c_str());
-    throw StopTraining{runtime::kExitCheckpointFailed};
+    logging::error("%s; training stops (exit code 5)", outcome.error.c_str());
+    throw StopTraining{kExitCheckpointFailed};
   }
 
   [[noreturn]] void stop() const {
     const long long step = static_cast<long long>(dp_.step());
     const std::string where = writer_.status_at(dp_.step());
     if (!notice_.requested()) {
-      runtime::info("stopped at step %lld (--max-steps): %s", step, where.c_str());
-      throw StopTraining{runtime::kExitOk};
+      logging::info("stopped at step %lld (--max-steps): %s", step, where.c_str());
+      throw StopTraining{kExitOk};
     }
-    runtime::info("preempted by %s (received by rank %d): stopped at step %lld, %s%s",
+    logging::info("preempted by %s (received by rank %d): stopped at step %lld, %s%s",
                   runtime::signal_name(notice_.signal).c_str(), notice_.rank, step, where.c_str(),
                   writer_.enabled() ? "; continue with --resume auto" : "");
-    throw StopTraining{runtime::kExitPreempted};
+    throw StopTraining{kExitPreempted};
   }
 
   const TrainOptions& o_;
@@ -384,16 +384,16 @@ parallel::DataParallelOptions engine_options(const TrainOptions& o) {
 void describe_run(const TrainOptions& o, const runtime::ProcessInfo& info, const Device& device,
                   parallel::DataParallel& dp, const data::TrainTestData& data,
                   const std::optional<io::Checkpoint>& checkpoint) {
-  runtime::info("model %s: %lld parameters; %s x %d ranks, %s input; optimizer %s, lr %g",
+  logging::info("model %s: %lld parameters; %s x %d ranks, %s input; optimizer %s, lr %g",
                 dp.model().name().c_str(), static_cast<long long>(dp.model().parameter_count()),
                 device.str().c_str(), info.size, o.input.c_str(), o.optimizer.c_str(),
                 static_cast<double>(dp.optimizer().learning_rate()));
-  runtime::info("data %s: train %lld samples, test %lld; global batch %lld", o.data.c_str(),
+  logging::info("data %s: train %lld samples, test %lld; global batch %lld", o.data.c_str(),
                 static_cast<long long>(data.train.size()), static_cast<long long>(data.test.size()),
                 static_cast<long long>(o.batch_size));
   if (!checkpoint) return;
   const io::TrainerState& start = checkpoint->state;
-  runtime::info("resuming '%s' at epoch %lld, sample %lld, step %lld (saved by %d ranks)",
+  logging::info("resuming '%s' at epoch %lld, sample %lld, step %lld (saved by %d ranks)",
                 checkpoint->path.c_str(), static_cast<long long>(start.epoch + 1),
                 static_cast<long long>(start.position_in_epoch), static_cast<long long>(start.step),
                 start.world_size);
@@ -423,7 +423,7 @@ int fit(const TrainOptions& o, parallel::DataParallel& dp, const data::Dataset& 
   } catch (const StopTraining& stop) {
     return stop.exit_code;
   }
-  return runtime::kExitOk;
+  return kExitOk;
 }
 
 // The checkpoint to resume from (--resume PATH or auto), its settings adopted into `o`.
@@ -432,14 +432,14 @@ std::optional<io::Checkpoint> resume_point(runtime::Runtime& rt, TrainOptions& o
   io::ResumePoint point = io::find_resume_checkpoint(rt.world(), o.resume, target);
   for (const io::SkippedCheckpoint& skipped : point.skipped) {
     if (rt.info().rank == 0) {
-      runtime::warn("skipping checkpoint '%s': %s", skipped.path.string().c_str(),
+      logging::warn("skipping checkpoint '%s': %s", skipped.path.string().c_str(),
                     skipped.reason.c_str());
     }
   }
   if (point.checkpoint) {
     adopt_checkpoint_options(o, *point.checkpoint);
   } else if (o.resume == "auto") {
-    runtime::info("no checkpoint to resume from in '%s': starting afresh",
+    logging::info("no checkpoint to resume from in '%s': starting afresh",
                   (o.checkpoint_dir.empty() ? o.checkpoint : o.checkpoint_dir).c_str());
   }
   return std::move(point.checkpoint);
@@ -449,11 +449,11 @@ std::optional<io::Checkpoint> resume_point(runtime::Runtime& rt, TrainOptions& o
 void report_profile(const TrainOptions& o, runtime::Runtime& rt) {
   if (o.profile) {
     const parallel::ProfileReport report = parallel::ProfileReport::gather(profiler(), rt.world());
-    runtime::info("%s", report.format(o.profile_ranks).c_str());
+    logging::info("%s", report.format(o.profile_ranks).c_str());
   }
   if (!o.trace.empty() && rt.info().rank == 0) {
     profiler().write_chrome_trace(o.trace, 0);
-    runtime::info("trace: %s", o.trace.c_str());
+    logging::info("trace: %s", o.trace.c_str());
   }
   profiler().disable();  // evaluation is not part of the steps measured
 }
@@ -489,26 +489,26 @@ int train(runtime::Runtime& rt, TrainOptions& o) {
                                       o.epochs, o.log_every, o.metrics, checkpoint.has_value(),
                                       run.start.step, run.start.epoch});
   StepBoundary boundary(o, info.size, dp, writer, progress);
-  int code = runtime::kExitOk;
+  int code = kExitOk;
   if (run.start.epoch >= o.epochs) {
-    runtime::info("the run is complete at epoch %lld of %lld: nothing to train",
+    logging::info("the run is complete at epoch %lld of %lld: nothing to train",
                   static_cast<long long>(run.start.epoch), static_cast<long long>(o.epochs));
   } else if (o.max_steps > 0 && run.start.step >= o.max_steps) {
-    runtime::info("the run is at step %lld, --max-steps %lld: nothing to train",
+    logging::info("the run is at step %lld, --max-steps %lld: nothing to train",
                   static_cast<long long>(run.start.step), static_cast<long long>(o.max_steps));
   } else {
     code = fit(o, dp, data.train, run.start, progress, boundary);
   }
-  if (code != runtime::kExitOk) return code;
+  if (code != kExitOk) return code;
   report_profile(o, rt);
   parallel::Metrics test;
   const double before = progress.wall_seconds();
   progress.exclude([&] { test = dp.evaluate(data.test, o.batch_size); });
   progress.on_test(test.loss, test.accuracy, test.samples, progress.wall_seconds() - before);
-  if (writer.last_step() >= 0) runtime::info("checkpoint: %s", writer.last_written().c_str());
-  runtime::info("test accuracy %.4f (loss %.4f, %lld samples)", test.accuracy, test.loss,
+  if (writer.last_step() >= 0) logging::info("checkpoint: %s", writer.last_written().c_str());
+  logging::info("test accuracy %.4f (loss %.4f, %lld samples)", test.accuracy, test.loss,
                 static_cast<long long>(test.samples));
-  return runtime::kExitOk;
+  return kExitOk;
 }
 
 }  // namespace
@@ -518,7 +518,7 @@ int main(int argc, char** argv) {
   return runtime::run_guarded(rt, [&] {
     runtime::install_preemption_handlers();  // after MPI's start-up, which may set its own
     TrainOptions options;
-    if (!parse_options(argc, argv, options)) return runtime::kExitOk;
+    if (!parse_options(argc, argv, options)) return kExitOk;
     return train(rt, options);
   });
 }

@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "comm/mpi/mpi_check.h"
-#include "lockstep/core/error.h"
+#include "lockstep/base/error.h"
 #include "lockstep/nn/parameter.h"
 #include "lockstep/parallel/data_parallel.h"
 #include "lockstep/runtime/runtime.h"
@@ -66,7 +66,7 @@ bool parse_options(int argc, char** argv, Options& o) {
     LOCKSTEP_THROW("bench_allreduce: " << e.what() << " (see --help)");
   }
   if (given.count("help")) {
-    if (runtime::log_rank() == 0) std::cout << desc << "\n";
+    if (logging::rank() == 0) std::cout << desc << "\n";
     return false;
   }
   LOCKSTEP_CHECK(o.min_bytes >= 4 && o.min_bytes % 4 == 0 && o.max_bytes >= o.min_bytes,
@@ -272,7 +272,7 @@ int run(runtime::Runtime& rt, const Options& o) {
   for (int64_t bytes = o.min_bytes; bytes <= o.max_bytes; bytes *= o.factor) {
     results.push_back(size_json(measure(bytes, o, world), ranks));
   }
-  if (rt.info().rank != 0) return runtime::kExitOk;
+  if (rt.info().rank != 0) return kExitOk;
   print_table(results, ranks);
   if (!o.json.empty()) {
     write_json_file(o.json, {{"benchmark", "allreduce"},
@@ -286,7 +286,7 @@ int run(runtime::Runtime& rt, const Options& o) {
                              {"build_type", build_type()},
                              {"results", results}});
   }
-  return runtime::kExitOk;
+  return kExitOk;
 }
 
 }  // namespace
@@ -295,7 +295,7 @@ int main(int argc, char** argv) {
   runtime::Runtime rt(&argc, &argv);
   return runtime::run_guarded(rt, [&] {
     Options options;
-    if (!parse_options(argc, argv, options)) return runtime::kExitOk;
+    if (!parse_options(argc, argv, options)) return kExitOk;
     return run(rt, options);
   });
 }

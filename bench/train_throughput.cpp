@@ -14,7 +14,7 @@
 
 #include "lockstep/backend/backend.h"
 #include "lockstep/comm/nccl_communicator.h"
-#include "lockstep/core/error.h"
+#include "lockstep/base/error.h"
 #include "lockstep/data/data_source.h"
 #include "lockstep/nn/loss.h"
 #include "lockstep/nn/sequential.h"
@@ -102,7 +102,7 @@ bool parse_options(int argc, char** argv, Options& o) {
     LOCKSTEP_THROW("bench_train_throughput: " << e.what() << " (see --help)");
   }
   if (given.count("help")) {
-    if (runtime::log_rank() == 0) std::cout << desc << "\n";
+    if (logging::rank() == 0) std::cout << desc << "\n";
     return false;
   }
   validate(o);
@@ -270,13 +270,13 @@ int run(runtime::Runtime& rt, const Options& o) {
   }
   const Measurement measurement = train(rt, o, data.train);
   const std::vector<int64_t> peak_kib = gather_peak_resident(rt.world());
-  if (rt.info().rank != 0) return runtime::kExitOk;
+  if (rt.info().rank != 0) return kExitOk;
   LOCKSTEP_CHECK(!measurement.step_seconds.empty(),
                  "bench_train_throughput: expected " << o.steps << " timed steps, found none");
   const nlohmann::json result = result_json(rt, o, measurement, peak_kib);
   print_table(result);
   if (!o.json.empty()) write_json_file(o.json, result);
-  return runtime::kExitOk;
+  return kExitOk;
 }
 
 }  // namespace
@@ -285,7 +285,7 @@ int main(int argc, char** argv) {
   runtime::Runtime rt(&argc, &argv);
   return runtime::run_guarded(rt, [&] {
     Options options;
-    if (!parse_options(argc, argv, options)) return runtime::kExitOk;
+    if (!parse_options(argc, argv, options)) return kExitOk;
     return run(rt, options);
   });
 }

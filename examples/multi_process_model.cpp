@@ -28,14 +28,14 @@ int main(int argc, char** argv) {
     options.epochs = 20;
     options.batch_size = 256;
     const parallel::Metrics last = parallel_model.fit(dataset, options);
-    runtime::info("last epoch: loss %.4f, accuracy %.4f", last.loss, last.accuracy);
+    logging::info("last epoch: loss %.4f, accuracy %.4f", last.loss, last.accuracy);
 
     // Outputs for every sample, concatenated on rank 0 in input order: [1000, 10].
     const Tensor predictions = parallel_model.predict(dataset.inputs(), 256);
 
     // Save via the template model (which holds the replicas' weights).
     if (runtime.info().rank == 0) {
-      runtime::info("predictions %s", to_string(predictions.shape()).c_str());
+      logging::info("predictions %s", to_string(predictions.shape()).c_str());
       io::save_weights("my_model.safetensors", *model);
     }
     return 0;

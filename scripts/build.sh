@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Configures and builds Lockstep (Release) into ./build; extra arguments go to CMake.
+# Configures and builds Lockstep (Release, the "release" preset of CMakePresets.json) into
+# ./build; extra arguments go to CMake.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release "$@"
-cmake --build build -j "$(nproc)"
+cmake --preset release "$@"
+cmake --build --preset release -j "$(nproc)"

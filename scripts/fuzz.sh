@@ -10,7 +10,7 @@ seconds="${1:-60}"
 cxx="${LOCKSTEP_FUZZ_CXX:-clang++}"
 
 cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER="$cxx" \
-  -DLOCKSTEP_FUZZ=ON -DLOCKSTEP_WITH_MPI=OFF -DLOCKSTEP_BUILD_TESTS=OFF -DLOCKSTEP_WITH_CUDA=OFF
+  -DLOCKSTEP_FUZZ=ON -DLOCKSTEP_SANITIZE=ON -DLOCKSTEP_WITH_MPI=OFF -DLOCKSTEP_BUILD_TESTS=OFF -DLOCKSTEP_WITH_CUDA=OFF
 cmake --build build-fuzz -j "$(nproc)" --target lockstep_fuzzers
 
 # One BLAS thread: the readers never call BLAS, and idle BLAS threads only cost memory.

@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake ninja-build pkg-config
-  clang libclang-rt-14-dev
+  clang libclang-rt-14-dev clang-format
   libopenblas-dev zlib1g-dev nlohmann-json3-dev libboost-program-options-dev
   libopenmpi-dev openmpi-bin libgtest-dev
   dataset-fashion-mnist

@@ -8,13 +8,12 @@ cd "$(dirname "$0")/.."
 # One BLAS thread per test process: ctest runs tests side by side on every core.
 export OPENBLAS_NUM_THREADS=1
 
-cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DLOCKSTEP_SANITIZE=ON \
-  -DLOCKSTEP_WITH_CUDA=OFF
-cmake --build build-asan -j "$(nproc)" --target lockstep_data_tests lockstep_io_tests
-ASAN_OPTIONS=detect_leaks=1 ctest --test-dir build-asan --output-on-failure -j "$(nproc)" -L 'data|io'
+cmake --preset asan
+cmake --build --preset asan -j "$(nproc)" --target lockstep_data_tests lockstep_io_tests
+ctest --preset asan -j "$(nproc)" -L 'data|io'
 
 # The parsers' libFuzzer targets (clang, ASan + UBSan), 20 seconds each, seeded from tests/corpus.
 bash scripts/fuzz.sh 20
 
 bash scripts/build.sh
-ctest --test-dir build --output-on-failure -j "$(nproc)"
+ctest --preset release -j "$(nproc)"

@@ -11,7 +11,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "lockstep/core/error.h"
+#include "lockstep/base/error.h"
 
 #ifndef LOCKSTEP_BENCH_BUILD_TYPE
 #define LOCKSTEP_BENCH_BUILD_TYPE "unknown"

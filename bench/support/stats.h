@@ -8,7 +8,7 @@
 #include <numeric>
 #include <vector>
 
-#include "lockstep/core/error.h"
+#include "lockstep/base/error.h"
 
 namespace lockstep::bench {
 

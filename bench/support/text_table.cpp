@@ -5,7 +5,7 @@
 #include <cstdarg>
 #include <cstdint>
 
-#include "lockstep/core/error.h"
+#include "lockstep/base/error.h"
 
 namespace lockstep::bench {
 

@@ -3,9 +3,9 @@
 #pragma once
 
 #include "lockstep/comm/communicator.h"
-#include "lockstep/core/device.h"
-#include "lockstep/core/error.h"
-#include "lockstep/core/tensor.h"
+#include "lockstep/base/device.h"
+#include "lockstep/base/error.h"
+#include "lockstep/tensor/tensor.h"
 #include "lockstep/data/dataset.h"
 #include "lockstep/data/idx_dataset.h"
 #include "lockstep/data/npy.h"

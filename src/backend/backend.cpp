@@ -3,7 +3,7 @@
 
 #include "backend/cpu/cpu_backend.h"
 #include "backend/cuda_backends.h"
-#include "lockstep/core/error.h"
+#include "lockstep/base/error.h"
 
 namespace lockstep::backend {
 

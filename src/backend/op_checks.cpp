@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <limits>
 
-#include "lockstep/core/error.h"
+#include "lockstep/base/error.h"
 
 namespace lockstep::backend {
 

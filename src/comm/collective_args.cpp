@@ -5,7 +5,7 @@
 #include <limits>
 #include <numeric>
 
-#include "lockstep/core/error.h"
+#include "lockstep/base/error.h"
 
 namespace lockstep::comm::detail {
 

@@ -3,7 +3,7 @@
 
 #include <utility>
 
-#include "lockstep/core/profiler.h"
+#include "lockstep/base/profiler.h"
 
 namespace lockstep::comm::detail {
 

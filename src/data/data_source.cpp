@@ -7,7 +7,7 @@
 #include <string_view>
 #include <vector>
 
-#include "lockstep/core/error.h"
+#include "lockstep/base/error.h"
 #include "lockstep/data/data_spec.h"
 #include "lockstep/data/idx_dataset.h"
 #include "lockstep/data/npy.h"

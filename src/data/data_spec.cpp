@@ -4,7 +4,7 @@
 #include <limits>
 #include <string>
 
-#include "lockstep/core/error.h"
+#include "lockstep/base/error.h"
 #include "lockstep/data/npy.h"
 
 namespace lockstep::data {

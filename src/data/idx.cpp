@@ -13,7 +13,7 @@
 #include <memory>
 
 #include "data/byte_order.h"
-#include "lockstep/core/error.h"
+#include "lockstep/base/error.h"
 
 namespace lockstep::data {
 

@@ -1,7 +1,7 @@
 // IDX datasets: an images file and a labels file, checked against each other.
 #include "lockstep/data/idx_dataset.h"
 
-#include "lockstep/core/error.h"
+#include "lockstep/base/error.h"
 
 namespace lockstep::data {
 

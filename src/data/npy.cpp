@@ -7,7 +7,7 @@
 #include <limits>
 
 #include "data/byte_order.h"
-#include "lockstep/core/error.h"
+#include "lockstep/base/error.h"
 
 namespace lockstep::data {
 

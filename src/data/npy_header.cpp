@@ -5,7 +5,7 @@
 #include <string>
 #include <utility>
 
-#include "lockstep/core/error.h"
+#include "lockstep/base/error.h"
 #include "lockstep/data/npy.h"
 
 namespace lockstep::data {

@@ -6,8 +6,8 @@
 #include <numeric>
 #include <utility>
 
-#include "lockstep/core/error.h"
-#include "lockstep/core/philox.h"
+#include "lockstep/base/error.h"
+#include "lockstep/base/philox.h"
 
 namespace lockstep::data {
 

@@ -4,8 +4,8 @@
 
 #include <vector>
 
-#include "lockstep/core/error.h"
-#include "lockstep/core/philox.h"
+#include "lockstep/base/error.h"
+#include "lockstep/base/philox.h"
 
 namespace lockstep::data {
 

@@ -1,4 +1,5 @@
 // AtomicFile: temporary file, fsync, rename over the target, fsync of the folder.
+#include "lockstep/base/logging.h"
 #include "lockstep/io/atomic_file.h"
 
 #include <fcntl.h>
@@ -13,7 +14,7 @@
 #include <sstream>
 #include <string>
 
-#include "lockstep/core/error.h"
+#include "lockstep/base/error.h"
 
 namespace lockstep::io {
 
@@ -67,8 +68,8 @@ AtomicFile::AtomicFile(std::filesystem::path target) : target_(std::move(target)
 AtomicFile::~AtomicFile() {
   if (fd_ >= 0) ::close(fd_);
   if (!committed_ && ::unlink(temporary_.c_str()) != 0 && errno != ENOENT) {
-    std::cerr << "lockstep: could not remove the temporary file '" << temporary_.string()
-              << "': " << errno_text(errno) << "\n";
+    logging::warn("could not remove the temporary file '%s': %s", temporary_.c_str(),
+              errno_text(errno).c_str());
   }
 }
 

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "io/checkpoint_checksum.h"
-#include "lockstep/core/error.h"
+#include "lockstep/base/error.h"
 #include "lockstep/io/safetensors.h"
 
 namespace lockstep::io {

@@ -6,7 +6,7 @@
 #include <map>
 #include <string>
 
-#include "lockstep/core/named_tensor.h"
+#include "lockstep/tensor/named_tensor.h"
 
 namespace lockstep::io::detail {
 

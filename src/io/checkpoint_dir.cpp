@@ -6,7 +6,7 @@
 #include <charconv>
 #include <system_error>
 
-#include "lockstep/core/error.h"
+#include "lockstep/base/error.h"
 
 namespace lockstep::io {
 

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "io/safetensors_detail.h"
-#include "lockstep/core/error.h"
+#include "lockstep/base/error.h"
 
 // Every header error names the file first.
 #define LOCKSTEP_HEADER_CHECK(condition, ...) \

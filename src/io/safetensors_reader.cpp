@@ -9,7 +9,7 @@
 #include <string>
 
 #include "io/safetensors_detail.h"
-#include "lockstep/core/error.h"
+#include "lockstep/base/error.h"
 #include "lockstep/io/safetensors.h"
 
 namespace lockstep::io {

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "io/safetensors_detail.h"
-#include "lockstep/core/error.h"
+#include "lockstep/base/error.h"
 #include "lockstep/io/atomic_file.h"
 #include "lockstep/io/safetensors.h"
 

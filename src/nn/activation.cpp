@@ -4,7 +4,7 @@
 #include <array>
 #include <utility>
 
-#include "lockstep/core/error.h"
+#include "lockstep/base/error.h"
 #include "nn/layer_util.h"
 
 namespace lockstep::nn {

@@ -2,7 +2,7 @@
 // conv2d_backward (im2col, GEMM with the weight [filters, patch], col2im: see backend.h).
 #include "lockstep/nn/conv2d.h"
 
-#include "lockstep/core/error.h"
+#include "lockstep/base/error.h"
 #include "lockstep/nn/initializers.h"
 #include "nn/layer_util.h"
 

@@ -3,7 +3,7 @@
 #include "lockstep/nn/dense.h"
 
 #include "lockstep/backend/backend.h"
-#include "lockstep/core/error.h"
+#include "lockstep/base/error.h"
 #include "lockstep/nn/initializers.h"
 #include "nn/layer_util.h"
 

@@ -3,7 +3,7 @@
 #include "lockstep/nn/dropout.h"
 
 #include "lockstep/backend/backend.h"
-#include "lockstep/core/error.h"
+#include "lockstep/base/error.h"
 #include "nn/layer_util.h"
 
 namespace lockstep::nn {

@@ -1,7 +1,7 @@
 // Flatten: a reshape view in both directions; no data moves.
 #include "lockstep/nn/flatten.h"
 
-#include "lockstep/core/error.h"
+#include "lockstep/base/error.h"
 #include "nn/layer_util.h"
 
 namespace lockstep::nn {

@@ -5,8 +5,8 @@
 #include <cmath>
 #include <numbers>
 
-#include "lockstep/core/error.h"
-#include "lockstep/core/philox.h"
+#include "lockstep/base/error.h"
+#include "lockstep/base/philox.h"
 
 namespace lockstep::nn {
 

@@ -4,8 +4,8 @@
 
 #include <string>
 
-#include "lockstep/core/error.h"
-#include "lockstep/core/tensor.h"
+#include "lockstep/base/error.h"
+#include "lockstep/tensor/tensor.h"
 
 namespace lockstep::nn::detail {
 

@@ -5,7 +5,7 @@
 
 #include "backend/op_checks.h"
 #include "lockstep/backend/backend.h"
-#include "lockstep/core/error.h"
+#include "lockstep/base/error.h"
 
 namespace lockstep::nn {
 

@@ -3,7 +3,7 @@
 #include <functional>
 #include <map>
 
-#include "lockstep/core/error.h"
+#include "lockstep/base/error.h"
 #include "lockstep/nn/initializers.h"
 #include "lockstep/nn/layers.h"
 #include "lockstep/nn/sequential.h"

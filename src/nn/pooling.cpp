@@ -1,7 +1,7 @@
 // MaxPool2D and AvgPool2D: shape checks, then the backend's pooling over the whole batch.
 #include "lockstep/nn/pooling.h"
 
-#include "lockstep/core/error.h"
+#include "lockstep/base/error.h"
 #include "nn/layer_util.h"
 
 namespace lockstep::nn {

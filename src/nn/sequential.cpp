@@ -2,7 +2,7 @@
 // "<index>.<local name>" as in a PyTorch nn.Sequential.
 #include "lockstep/nn/sequential.h"
 
-#include "lockstep/core/error.h"
+#include "lockstep/base/error.h"
 #include "nn/layer_util.h"
 
 namespace lockstep::nn {

@@ -1,7 +1,7 @@
 // LayerSpecReader: typed, checked access to the fields of one layer entry of a model spec.
 #include "nn/spec_reader.h"
 
-#include "lockstep/core/error.h"
+#include "lockstep/base/error.h"
 
 namespace lockstep::nn::detail {
 

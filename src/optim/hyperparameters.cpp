@@ -4,7 +4,7 @@
 #include <cmath>
 #include <limits>
 
-#include "lockstep/core/error.h"
+#include "lockstep/base/error.h"
 
 namespace lockstep::optim::detail {
 

@@ -2,7 +2,7 @@
 #include "lockstep/optim/sgd.h"
 
 #include "lockstep/backend/backend.h"
-#include "lockstep/core/error.h"
+#include "lockstep/base/error.h"
 #include "optim/hyperparameters.h"
 
 namespace lockstep::optim {

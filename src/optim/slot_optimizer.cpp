@@ -9,9 +9,9 @@
 #include <unordered_set>
 #include <utility>
 
-#include "core/pack.h"
+#include "tensor/pack.h"
 #include "lockstep/backend/backend.h"
-#include "lockstep/core/error.h"
+#include "lockstep/base/error.h"
 
 namespace lockstep::optim {
 namespace {

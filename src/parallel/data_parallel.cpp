@@ -8,8 +8,8 @@
 
 #include <sstream>
 
-#include "lockstep/core/error.h"
-#include "lockstep/core/profiler.h"
+#include "lockstep/base/error.h"
+#include "lockstep/base/profiler.h"
 #include "parallel/gradient_buckets.h"
 
 namespace lockstep::parallel {

@@ -3,8 +3,8 @@
 // that ranks agree on the training before the first step and on the step at every step.
 #include <algorithm>
 
-#include "lockstep/core/error.h"
-#include "lockstep/core/profiler.h"
+#include "lockstep/base/error.h"
+#include "lockstep/base/profiler.h"
 #include "lockstep/data/partition.h"
 #include "lockstep/data/sampler.h"
 #include "lockstep/parallel/data_parallel.h"

@@ -4,7 +4,7 @@
 #include <sstream>
 #include <vector>
 
-#include "lockstep/core/error.h"
+#include "lockstep/base/error.h"
 
 namespace lockstep::parallel {
 

@@ -5,7 +5,7 @@
 #include <cstdint>
 
 #include "lockstep/comm/communicator.h"
-#include "lockstep/core/shape.h"
+#include "lockstep/base/shape.h"
 #include "lockstep/data/dataset.h"
 #include "lockstep/parallel/data_parallel.h"
 

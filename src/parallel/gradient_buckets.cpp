@@ -7,9 +7,9 @@
 #include <string>
 #include <utility>
 
-#include "core/pack.h"
+#include "tensor/pack.h"
 #include "lockstep/backend/backend.h"
-#include "lockstep/core/error.h"
+#include "lockstep/base/error.h"
 
 namespace lockstep::parallel {
 

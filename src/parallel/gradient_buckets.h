@@ -21,9 +21,9 @@
 #include <vector>
 
 #include "lockstep/comm/communicator.h"
-#include "lockstep/core/device.h"
-#include "lockstep/core/storage.h"
-#include "lockstep/core/tensor.h"
+#include "lockstep/base/device.h"
+#include "lockstep/tensor/storage.h"
+#include "lockstep/tensor/tensor.h"
 #include "lockstep/nn/parameter.h"
 
 namespace lockstep::parallel {

@@ -3,7 +3,7 @@
 
 #include <utility>
 
-#include "lockstep/core/error.h"
+#include "lockstep/base/error.h"
 
 namespace lockstep::parallel {
 

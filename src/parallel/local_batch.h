@@ -7,7 +7,7 @@
 #include <span>
 
 #include "lockstep/comm/communicator.h"
-#include "lockstep/core/tensor.h"
+#include "lockstep/tensor/tensor.h"
 #include "lockstep/data/dataset.h"
 #include "lockstep/data/partition.h"
 #include "lockstep/parallel/data_parallel.h"

@@ -8,7 +8,7 @@
 #include <sstream>
 #include <utility>
 
-#include "lockstep/core/error.h"
+#include "lockstep/base/error.h"
 
 namespace lockstep::parallel {
 

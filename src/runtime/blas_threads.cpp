@@ -7,7 +7,7 @@
 #include <cstdlib>
 #include <thread>
 
-#include "lockstep/core/error.h"
+#include "lockstep/base/error.h"
 #include "lockstep/runtime/runtime.h"
 
 namespace lockstep::runtime {

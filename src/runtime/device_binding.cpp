@@ -4,7 +4,7 @@
 #include "lockstep/runtime/device_binding.h"
 
 #include "lockstep/backend/backend.h"
-#include "lockstep/core/error.h"
+#include "lockstep/base/error.h"
 #include "runtime/select_cuda_device.h"
 
 namespace lockstep::runtime {

@@ -13,7 +13,7 @@
 #include <thread>
 #include <vector>
 
-#include "lockstep/core/error.h"
+#include "lockstep/base/error.h"
 #include "lockstep/runtime/runtime.h"
 
 namespace lockstep::runtime {
@@ -64,7 +64,7 @@ std::optional<FaultKind> kind_named(const std::string& name) {
 std::atomic<int64_t> g_current_step{0};
 
 void announce(const FaultSpec& spec, int64_t step) {
-  warn("%s: injecting %s on rank %d at step %lld", kVariable, fault_kind_name(spec.kind).c_str(),
+  logging::warn("%s: injecting %s on rank %d at step %lld", kVariable, fault_kind_name(spec.kind).c_str(),
        spec.rank, static_cast<long long>(step));
 }
 

@@ -8,7 +8,7 @@
 #include <cstring>
 #include <vector>
 
-#include "lockstep/core/error.h"
+#include "lockstep/base/error.h"
 
 namespace lockstep::runtime {
 
@@ -51,6 +51,8 @@ void install_preemption_handlers() {
 }
 
 int preemption_signal() { return g_signal.load(); }
+
+void clear_preemption_signal() { g_signal.store(0); }
 
 std::string signal_name(int signal) {
   switch (signal) {

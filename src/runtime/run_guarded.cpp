@@ -2,7 +2,7 @@
 // and ends the whole job, so that no peer is left waiting inside a collective.
 #include <exception>
 
-#include "lockstep/core/error.h"
+#include "lockstep/base/error.h"
 #include "lockstep/runtime/runtime.h"
 
 namespace lockstep::runtime {
@@ -10,7 +10,7 @@ namespace lockstep::runtime {
 namespace {
 
 int fail(Runtime& runtime, int code, const char* what) {
-  error("%s", what);
+  logging::error("%s", what);
   // Peers may be inside a collective this rank will never join: end them too. With one rank
   // returning is enough, and lets MPI finalise cleanly.
   if (runtime.info().size > 1) runtime.world().abort(code);

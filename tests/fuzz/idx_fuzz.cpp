@@ -11,7 +11,7 @@
 #include <optional>
 #include <vector>
 
-#include "lockstep/core/error.h"
+#include "lockstep/base/error.h"
 #include "lockstep/data/idx.h"
 #include "lockstep/data/idx_dataset.h"
 #include "scratch_file.h"

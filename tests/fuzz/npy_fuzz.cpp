@@ -8,7 +8,7 @@
 #include <optional>
 #include <string_view>
 
-#include "lockstep/core/error.h"
+#include "lockstep/base/error.h"
 #include "lockstep/data/npy.h"
 #include "scratch_file.h"
 

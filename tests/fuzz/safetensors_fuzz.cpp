@@ -6,7 +6,7 @@
 #include <string_view>
 
 #include "io/safetensors_detail.h"
-#include "lockstep/core/error.h"
+#include "lockstep/base/error.h"
 #include "lockstep/io/safetensors.h"
 #include "scratch_file.h"
 

@@ -15,8 +15,8 @@
 
 #include "gpu/gpu_test.h"
 #include "lockstep/backend/backend.h"
-#include "lockstep/core/error.h"
-#include "lockstep/core/tensor.h"
+#include "lockstep/base/error.h"
+#include "lockstep/tensor/tensor.h"
 #include "lockstep/nn/dense.h"
 #include "lockstep/nn/loss.h"
 

@@ -15,7 +15,7 @@
 
 #include "backend/cuda/cuda_backend.h"
 #include "lockstep/backend/backend.h"
-#include "lockstep/core/error.h"
+#include "lockstep/base/error.h"
 #include "lockstep/nn/sequential.h"
 
 // Skips the current test with "no CUDA device: <reason>" when no GPU answers.

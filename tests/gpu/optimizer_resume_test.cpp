@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "gpu/gpu_test.h"
-#include "lockstep/core/named_tensor.h"
+#include "lockstep/tensor/named_tensor.h"
 #include "lockstep/data/synthetic.h"
 #include "lockstep/nn/loss.h"
 #include "lockstep/nn/sequential.h"

@@ -17,8 +17,8 @@
 
 #include "comm/mpi/mpi_check.h"
 #include "lockstep/comm/mpi_communicator.h"
-#include "lockstep/core/error.h"
-#include "lockstep/core/profiler.h"
+#include "lockstep/base/error.h"
+#include "lockstep/base/profiler.h"
 #include "lockstep/data/partition.h"
 #include "mpi_test.h"
 

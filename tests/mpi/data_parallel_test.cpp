@@ -12,7 +12,7 @@
 
 #include "lockstep/backend/backend.h"
 #include "lockstep/comm/communicator.h"
-#include "lockstep/core/error.h"
+#include "lockstep/base/error.h"
 #include "lockstep/data/synthetic.h"
 #include "lockstep/nn/loss.h"
 #include "lockstep/nn/sequential.h"

@@ -15,7 +15,7 @@
 
 #include "lockstep/comm/communicator.h"
 #include "lockstep/comm/mpi_communicator.h"
-#include "lockstep/core/error.h"
+#include "lockstep/base/error.h"
 #include "lockstep/data/partition.h"
 #include "mpi_test.h"
 

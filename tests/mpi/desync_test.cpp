@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "lockstep/comm/communicator.h"
-#include "lockstep/core/error.h"
+#include "lockstep/base/error.h"
 #include "lockstep/data/synthetic.h"
 #include "lockstep/nn/loss.h"
 #include "lockstep/nn/sequential.h"

@@ -1,6 +1,6 @@
 // A job in which rank 1 fails while every other rank waits in a collective it will never
 // join: run_guarded must print "[rank 1] error: ..." and end the whole job at once.
-#include "lockstep/core/error.h"
+#include "lockstep/base/error.h"
 #include "lockstep/runtime/runtime.h"
 
 int main(int argc, char** argv) {
@@ -13,6 +13,6 @@ int main(int argc, char** argv) {
     double sum = 1.0;
     world.allreduce_sum(&sum, 1);  // without the abort, the peers would wait here forever
     world.barrier();
-    return lockstep::runtime::kExitOk;
+    return lockstep::kExitOk;
   });
 }

@@ -4,7 +4,7 @@
 #include <memory>
 #include <string>
 
-#include "lockstep/core/error.h"
+#include "lockstep/base/error.h"
 #include "lockstep/data/synthetic.h"
 #include "lockstep/nn/loss.h"
 #include "lockstep/nn/sequential.h"
@@ -56,9 +56,9 @@ int train(runtime::Runtime& runtime, double timeout_s) {
   parallel::FitOptions fit;
   fit.batch_size = kBatch;
   const parallel::Metrics last = engine.fit(data, fit);
-  runtime::info("fault_driver: %lld steps on %d ranks, loss %.4f",
+  logging::info("fault_driver: %lld steps on %d ranks, loss %.4f",
                 static_cast<long long>(engine.step()), runtime.info().size, last.loss);
-  return runtime::kExitOk;
+  return kExitOk;
 }
 
 }  // namespace

@@ -6,7 +6,7 @@
 #include <cstdio>
 #include <sstream>
 
-#include "lockstep/core/error.h"
+#include "lockstep/base/error.h"
 #include "lockstep/runtime/runtime.h"
 #include "mpi_test.h"
 
@@ -83,8 +83,8 @@ int main(int argc, char** argv) {
   lockstep::testing::g_runtime = &runtime;
   ::testing::InitGoogleTest(&argc, argv);
   const int code = lockstep::runtime::run_guarded(runtime, [&] {
-    return lockstep::testing::run_on_every_rank(runtime) == 0 ? lockstep::runtime::kExitOk
-                                                              : lockstep::runtime::kExitFailure;
+    return lockstep::testing::run_on_every_rank(runtime) == 0 ? lockstep::kExitOk
+                                                              : lockstep::kExitFailure;
   });
   lockstep::testing::g_runtime = nullptr;
   return code;

@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "lockstep/core/error.h"
-#include "lockstep/core/profiler.h"
+#include "lockstep/base/error.h"
+#include "lockstep/base/profiler.h"
 #include "mpi_test.h"
 
 namespace lockstep::parallel {

@@ -22,7 +22,7 @@ TEST(Runtime, DescribesThisRankOfTheWorld) {
   EXPECT_TRUE(info.mpi);
   EXPECT_EQ(info.rank, world.rank());
   EXPECT_EQ(info.size, world.size());
-  EXPECT_EQ(log_rank(), info.rank);
+  EXPECT_EQ(logging::rank(), info.rank);
   const std::set<std::string> levels = {"multiple", "serialized", "funneled", "single"};
   EXPECT_TRUE(levels.count(info.thread_level)) << info.thread_level;
 }

@@ -9,7 +9,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "lockstep/core/philox.h"
+#include "lockstep/base/philox.h"
 
 namespace lockstep::testing {
 

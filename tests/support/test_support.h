@@ -9,7 +9,7 @@
 #include <functional>
 #include <string>
 
-#include "lockstep/core/tensor.h"
+#include "lockstep/tensor/tensor.h"
 
 namespace lockstep::testing {
 

@@ -12,7 +12,7 @@
 #include <cstdint>
 #include <string>
 
-#include "lockstep/core/device.h"
+#include "lockstep/base/device.h"
 
 namespace lockstep::backend {
 
@@ -41,7 +41,7 @@ struct PoolGeometry {
   int64_t out_w() const { return (width - pool_w) / stride_w + 1; }
 };
 
-// What a dropout mask is keyed by (DESIGN.md invariant 2): row i of the call is sample
+// What a dropout mask is keyed by (docs/ARCHITECTURE.md, "noise keyed by data"): row i of the call is sample
 // first_sample + i of the global batch of training step `step`; `stream` separates the
 // dropout layers of one model.
 struct DropoutKey {

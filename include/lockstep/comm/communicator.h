@@ -13,10 +13,9 @@
 #include <utility>
 #include <vector>
 
-namespace lockstep::comm {
+#include "lockstep/base/exit_codes.h"
 
-// The exit code of a job ended because a collective missed its deadline.
-inline constexpr int kExitCollectiveTimeout = 3;
+namespace lockstep::comm {
 
 class Communicator {
  public:

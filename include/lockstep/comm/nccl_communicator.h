@@ -3,13 +3,13 @@
 // agreement checks, batches scattered from rank 0) goes through the host communicator it
 // was made from, so one object serves the whole engine. Collectives honour the deadline
 // (Communicator::set_deadline): a stuck NCCL call aborts the NCCL communicator and ends
-// the job with comm::kExitCollectiveTimeout instead of hanging.
+// the job with kExitCollectiveTimeout instead of hanging.
 #pragma once
 
 #include <memory>
 
 #include "lockstep/comm/communicator.h"
-#include "lockstep/core/device.h"
+#include "lockstep/base/device.h"
 
 namespace lockstep::comm {
 

@@ -6,8 +6,8 @@
 #include <span>
 #include <utility>
 
-#include "lockstep/core/shape.h"
-#include "lockstep/core/tensor.h"
+#include "lockstep/base/shape.h"
+#include "lockstep/tensor/tensor.h"
 
 namespace lockstep::data {
 

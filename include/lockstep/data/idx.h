@@ -9,8 +9,8 @@
 #include <filesystem>
 #include <vector>
 
-#include "lockstep/core/shape.h"
-#include "lockstep/core/tensor.h"
+#include "lockstep/base/shape.h"
+#include "lockstep/tensor/tensor.h"
 
 namespace lockstep::data {
 

@@ -6,7 +6,7 @@
 #include <optional>
 #include <string>
 
-#include "lockstep/core/shape.h"
+#include "lockstep/base/shape.h"
 #include "lockstep/data/dataset.h"
 #include "lockstep/data/idx.h"
 

@@ -11,8 +11,8 @@
 #include <string_view>
 #include <vector>
 
-#include "lockstep/core/shape.h"
-#include "lockstep/core/tensor.h"
+#include "lockstep/base/shape.h"
+#include "lockstep/tensor/tensor.h"
 
 namespace lockstep::data {
 

@@ -4,7 +4,7 @@
 
 #include <cstdint>
 
-#include "lockstep/core/shape.h"
+#include "lockstep/base/shape.h"
 #include "lockstep/data/dataset.h"
 
 namespace lockstep::data {

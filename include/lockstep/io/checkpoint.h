@@ -11,7 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "lockstep/core/named_tensor.h"
+#include "lockstep/tensor/named_tensor.h"
 #include "lockstep/nn/sequential.h"
 #include "lockstep/optim/optimizer.h"
 

@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "lockstep/core/named_tensor.h"
-#include "lockstep/core/shape.h"
+#include "lockstep/tensor/named_tensor.h"
+#include "lockstep/base/shape.h"
 
 namespace lockstep::io {
 

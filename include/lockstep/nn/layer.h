@@ -7,8 +7,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "lockstep/core/shape.h"
-#include "lockstep/core/tensor.h"
+#include "lockstep/base/shape.h"
+#include "lockstep/tensor/tensor.h"
 #include "lockstep/nn/parameter.h"
 
 namespace lockstep::nn {

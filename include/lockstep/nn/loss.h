@@ -6,8 +6,8 @@
 #include <memory>
 #include <string>
 
-#include "lockstep/core/storage.h"
-#include "lockstep/core/tensor.h"
+#include "lockstep/tensor/storage.h"
+#include "lockstep/tensor/tensor.h"
 
 namespace lockstep::backend {
 struct LossTotals;

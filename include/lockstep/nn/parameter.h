@@ -3,7 +3,7 @@
 
 #include <string>
 
-#include "lockstep/core/tensor.h"
+#include "lockstep/tensor/tensor.h"
 
 namespace lockstep::nn {
 

@@ -8,7 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "lockstep/core/named_tensor.h"
+#include "lockstep/tensor/named_tensor.h"
 #include "lockstep/nn/parameter.h"
 
 namespace lockstep::optim {
@@ -41,5 +41,10 @@ class Optimizer {
 // named rule: Keras's for RMSprop, PyTorch's for SGD and Adam/AdamW).
 std::unique_ptr<Optimizer> make_optimizer(const std::string& name,
                                           const nlohmann::json& hyperparameters);
+
+// The names make_optimizer knows: sgd, rmsprop, adam, adamw.
+const std::vector<std::string>& optimizer_names();
+// Those names for a message: "sgd, rmsprop, adam or adamw".
+std::string optimizer_names_text();
 
 }  // namespace lockstep::optim

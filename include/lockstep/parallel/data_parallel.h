@@ -11,8 +11,8 @@
 #include <vector>
 
 #include "lockstep/comm/communicator.h"
-#include "lockstep/core/device.h"
-#include "lockstep/core/tensor.h"
+#include "lockstep/base/device.h"
+#include "lockstep/tensor/tensor.h"
 #include "lockstep/data/dataset.h"
 #include "lockstep/nn/loss.h"
 #include "lockstep/nn/sequential.h"
@@ -52,7 +52,7 @@ struct DataParallelOptions {
   int64_t micro_batch = 16;
   // Every collective the engine issues must complete within this many seconds, else the
   // rank reports the operation it waited on and aborts the job with exit code
-  // comm::kExitCollectiveTimeout (a hung rank never leaves the job running). 0: no deadline.
+  // kExitCollectiveTimeout (a hung rank never leaves the job running). 0: no deadline.
   // The constructor sets it on the communicator (Communicator::set_deadline), where it stays.
   double collective_timeout_s = 300.0;
 };
@@ -75,9 +75,13 @@ struct StepReport {
   int64_t batches_per_epoch = 0;
   Metrics batch_metrics;        // this step's global batch
 };
-using StepCallback = std::function<void(const StepReport&)>;
+// What a callback tells fit: go on, or end training at this step (or epoch) boundary. Every
+// rank must decide alike (a decision that depends on one rank is agreed by a collective
+// first), or the ranks fall out of step.
+enum class FitControl { kContinue, kStop };
+using StepCallback = std::function<FitControl(const StepReport&)>;
 // Called after every epoch with the epoch's training metrics.
-using EpochCallback = std::function<void(int64_t epoch, const Metrics&)>;
+using EpochCallback = std::function<FitControl(int64_t epoch, const Metrics&)>;
 
 class DataParallel {
  public:
@@ -92,7 +96,9 @@ class DataParallel {
   void compile(std::unique_ptr<nn::Loss> loss, std::unique_ptr<optim::Optimizer> optimizer);
 
   // Trains over `data` (on rank 0 only in scatter mode — other ranks may pass an empty
-  // Dataset — or on every rank in sharded mode). Returns the metrics of the last epoch.
+  // Dataset — or on every rank in sharded mode). Returns the metrics of the last epoch. After
+  // every step `on_step`, after every epoch `on_epoch`, may return FitControl::kStop: fit then
+  // returns at once, with the metrics of the epoch so far when it stops within one.
   // Before the first step the ranks check that they agree on the step, the epochs and their
   // length, the options and the gradient bucket layout; at the start of every step, on the
   // step, epoch and batch. A mismatch is an Error on every rank naming what differs, before

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "lockstep/comm/communicator.h"
-#include "lockstep/core/profiler.h"
+#include "lockstep/base/profiler.h"
 
 namespace lockstep::parallel {
 

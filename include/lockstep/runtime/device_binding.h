@@ -1,5 +1,5 @@
 // Device binding: which device a rank computes on, from the --device text and the rank's
-// place on its node. One rank per GPU is the rule (DESIGN.md: one MPI process per device);
+// place on its node. One rank per GPU is the rule (docs/ARCHITECTURE.md: one process per device);
 // several ranks per GPU only when asked for. The GPU numbers are those the CUDA runtime
 // shows this process, so CUDA_VISIBLE_DEVICES (honoured by the CUDA runtime itself, before
 // Lockstep sees any GPU) narrows and renumbers them.
@@ -7,7 +7,7 @@
 
 #include <string>
 
-#include "lockstep/core/device.h"
+#include "lockstep/base/device.h"
 #include "lockstep/runtime/runtime.h"
 
 namespace lockstep::runtime {

@@ -9,7 +9,7 @@
 
 #include "lockstep/comm/communicator.h"
 #include "lockstep/comm/nccl_communicator.h"
-#include "lockstep/core/device.h"
+#include "lockstep/base/device.h"
 
 namespace lockstep::runtime {
 

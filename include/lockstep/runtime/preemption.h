@@ -19,6 +19,10 @@ void install_preemption_handlers();
 // The first preemption signal this process received, or 0.
 int preemption_signal();
 
+// Forgets the recorded signal, as if none had arrived: for tests that preempt one run and
+// then start another in the same process. The handlers stay installed.
+void clear_preemption_signal();
+
 // "SIGTERM", "SIGINT", "SIGUSR1", else "signal N".
 std::string signal_name(int signal);
 

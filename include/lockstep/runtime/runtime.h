@@ -8,6 +8,8 @@
 #include <memory>
 #include <string>
 
+#include "lockstep/base/exit_codes.h"
+#include "lockstep/base/logging.h"
 #include "lockstep/comm/communicator.h"
 
 namespace lockstep::runtime {
@@ -47,25 +49,6 @@ class Runtime {
 // Sets OpenBLAS's thread count to max(1, cores / local_size) unless the user set
 // OPENBLAS_NUM_THREADS (or OMP_NUM_THREADS); returns the count in force.
 int configure_blas_threads(int local_size);
-
-// --- logging: rank 0 speaks, other ranks only report errors ---------------------------------
-// Sets the rank used by the functions below (Runtime does it).
-void set_log_rank(int rank);
-int log_rank();
-// printf-style line on stdout, printed by rank 0 only.
-void info(const char* format, ...) __attribute__((format(printf, 1, 2)));
-// "[rank R] warning: ..." on stderr, from any rank.
-void warn(const char* format, ...) __attribute__((format(printf, 1, 2)));
-// "[rank R] error: ..." on stderr, from any rank.
-void error(const char* format, ...) __attribute__((format(printf, 1, 2)));
-
-// Exit codes of Lockstep programs.
-inline constexpr int kExitOk = 0;
-inline constexpr int kExitFailure = 1;     // an unexpected failure during the run
-inline constexpr int kExitBadInput = 2;    // bad options, missing or malformed files
-// (3 is comm::kExitCollectiveTimeout: a collective missed its deadline.)
-inline constexpr int kExitPreempted = 4;         // stopped by a signal, after a checkpoint
-inline constexpr int kExitCheckpointFailed = 5;  // a checkpoint could not be written
 
 // Runs `body` under the error policy: a lockstep::Error or option error ends with
 // kExitBadInput, any other exception with kExitFailure. With more than one rank, the failing

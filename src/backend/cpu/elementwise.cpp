@@ -4,8 +4,8 @@
 
 #include "backend/cpu/cpu_backend.h"
 #include "backend/op_checks.h"
-#include "lockstep/core/error.h"
-#include "lockstep/core/philox.h"
+#include "lockstep/base/error.h"
+#include "lockstep/base/philox.h"
 
 namespace lockstep::backend::cpu {
 

@@ -5,7 +5,7 @@
 #include <new>
 
 #include "backend/cpu/cpu_backend.h"
-#include "lockstep/core/error.h"
+#include "lockstep/base/error.h"
 
 namespace lockstep::backend::cpu {
 

@@ -3,7 +3,7 @@
 #include <cmath>
 
 #include "backend/cpu/cpu_backend.h"
-#include "lockstep/core/error.h"
+#include "lockstep/base/error.h"
 
 namespace lockstep::backend::cpu {
 

@@ -1,5 +1,6 @@
 // CudaBackend construction: the compute stream, the cuBLAS handle bound to it, the two caching
 // allocators (device memory, page-locked host memory), and the process-wide TF32 switch.
+#include "lockstep/base/logging.h"
 #include "backend/cuda/cuda_backend.h"
 
 #include <atomic>
@@ -53,7 +54,7 @@ CudaBackend::~CudaBackend() {
   LOCKSTEP_CUDA_WARN(cudaSetDevice(ordinal_));
   LOCKSTEP_CUDA_WARN(cudaStreamSynchronize(stream_));
   if (cublasDestroy(cublas_) != CUBLAS_STATUS_SUCCESS) {
-    std::fputs("lockstep: cublasDestroy failed\n", stderr);
+    logging::warn("cublasDestroy failed");
   }
   LOCKSTEP_CUDA_WARN(cudaStreamDestroy(stream_));
   device_allocator_.release_cached();

@@ -8,7 +8,8 @@
 
 #include <cstdio>
 
-#include "lockstep/core/error.h"
+#include "lockstep/base/logging.h"
+#include "lockstep/base/error.h"
 
 // Throws unless the CUDA runtime call `expr` returns cudaSuccess.
 #define LOCKSTEP_CUDA_CHECK(expr)                                                               \
@@ -33,12 +34,12 @@
     }                                                                                             \
   } while (false)
 
-// For code that must not throw: prints the failure of `expr` to stderr and goes on.
+// For code that must not throw: logs the failure of `expr` as a warning and goes on.
 #define LOCKSTEP_CUDA_WARN(expr)                                                                 \
   do {                                                                                           \
     const cudaError_t lockstep_cuda_status_ = (expr);                                            \
     if (lockstep_cuda_status_ != cudaSuccess) {                                                  \
-      std::fprintf(stderr, "lockstep: CUDA call %s failed at %s:%d: %s (%s)\n", #expr, __FILE__, \
+      ::lockstep::logging::warn("CUDA call %s failed at %s:%d: %s (%s)", #expr, __FILE__,      \
                    __LINE__, cudaGetErrorName(lockstep_cuda_status_),                            \
                    cudaGetErrorString(lockstep_cuda_status_));                                   \
     }                                                                                            \

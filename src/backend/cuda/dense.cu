@@ -10,7 +10,7 @@
 #include "backend/cuda/device_guard.h"
 #include "backend/cuda/kernel_util.cuh"
 #include "backend/op_checks.h"
-#include "lockstep/core/error.h"
+#include "lockstep/base/error.h"
 
 namespace lockstep::backend::cuda {
 

@@ -7,8 +7,8 @@
 #include "backend/cuda/device_guard.h"
 #include "backend/cuda/kernel_util.cuh"
 #include "backend/op_checks.h"
-#include "lockstep/core/error.h"
-#include "lockstep/core/philox.h"
+#include "lockstep/base/error.h"
+#include "lockstep/base/philox.h"
 
 namespace lockstep::backend::cuda {
 

@@ -2,7 +2,7 @@
 #include <string>
 
 #include "backend/cuda_backends.h"
-#include "lockstep/core/error.h"
+#include "lockstep/base/error.h"
 
 namespace lockstep::backend {
 

@@ -1,4 +1,5 @@
 // Arrival tokens: persistent receives on rank 0, small non-blocking sends everywhere else.
+#include "lockstep/base/logging.h"
 #include "comm/mpi/arrivals.h"
 
 #include <cstdio>
@@ -57,8 +58,7 @@ Arrivals::~Arrivals() {
   }
   if (MPI_Comm_free(&comm_) != MPI_SUCCESS) code = MPI_ERR_COMM;
   if (code != MPI_SUCCESS) {
-    std::fprintf(stderr, "[rank %d] warning: releasing the arrival tokens failed (MPI code %d)\n",
-                 rank_, code);
+    logging::warn("releasing the arrival tokens failed (MPI code %d)", code);
   }
 }
 

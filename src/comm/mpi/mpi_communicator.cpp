@@ -9,8 +9,9 @@
 
 #include "comm/collective_args.h"
 #include "comm/mpi/mpi_check.h"
+#include "lockstep/base/logging.h"
 #include "lockstep/comm/mpi_communicator.h"
-#include "lockstep/core/error.h"
+#include "lockstep/base/error.h"
 
 namespace lockstep::comm {
 
@@ -77,7 +78,7 @@ MpiCommunicator::~MpiCommunicator() {
   arrivals_.reset();
   const int code = MPI_Comm_free(&comm_);
   if (code != MPI_SUCCESS) {
-    std::fprintf(stderr, "[rank %d] warning: MPI_Comm_free failed with code %d\n", rank_, code);
+    logging::warn("MPI_Comm_free failed with code %d", code);
   }
 }
 

@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "lockstep/base/logging.h"
 #include "comm/backoff.h"
 #include "comm/collective_trace.h"
 #include "comm/mpi/mpi_check.h"
@@ -78,14 +79,13 @@ void MpiCommunicator::time_out(MPI_Request* requests, int count, const Operation
     }
   }
   std::ostringstream line;
-  line << "[rank " << rank_ << "] error: collective timed out after " << deadline_s
+  line << "collective timed out after " << deadline_s
        << " s: " << op.name;
   if (!label().empty()) line << "(" << label() << ")";
   line << " #" << op.sequence << ", " << op.bytes << " bytes";
   if (step() >= 0) line << ", step " << step();
-  line << "; ranks not arrived: " << missing << "\n";
-  const std::string text = line.str();
-  std::fwrite(text.data(), 1, text.size(), stderr);
+  line << "; ranks not arrived: " << missing;
+  logging::error("%s", line.str().c_str());
   abort(kExitCollectiveTimeout);
 }
 

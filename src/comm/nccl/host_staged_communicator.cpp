@@ -12,7 +12,7 @@
 #include "comm/nccl/host_scope.h"
 #include "lockstep/backend/backend.h"
 #include "lockstep/comm/nccl_communicator.h"
-#include "lockstep/core/error.h"
+#include "lockstep/base/error.h"
 
 namespace lockstep::comm {
 

@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "lockstep/core/error.h"
+#include "lockstep/base/error.h"
 
 namespace lockstep::comm::detail {
 

@@ -16,7 +16,7 @@
 #include "comm/nccl/nccl_check.h"
 #include "lockstep/backend/backend.h"
 #include "lockstep/comm/nccl_communicator.h"
-#include "lockstep/core/error.h"
+#include "lockstep/base/error.h"
 
 namespace lockstep::comm {
 

@@ -17,6 +17,7 @@
 #include <thread>
 #include <utility>
 
+#include "lockstep/base/logging.h"
 #include "backend/cuda/cuda_check.h"
 #include "comm/backoff.h"
 #include "comm/collective_trace.h"
@@ -30,12 +31,6 @@ namespace {
 using Seconds = std::chrono::duration<double>;
 
 using detail::Backoff;
-
-// Writes one whole line to stderr (one call, so ranks' lines do not interleave).
-void print_line(const std::string& text) {
-  std::fwrite(text.data(), 1, text.size(), stderr);
-  std::fflush(stderr);
-}
 
 }  // namespace
 
@@ -155,11 +150,11 @@ void NcclCommunicator::check_deadline(const Operation& op, const char* stage) {
 // The MPI communicator's report, less the ranks that never arrived: NCCL does not say.
 void NcclCommunicator::time_out(const Operation& op, const char* stage) {
   std::ostringstream line;
-  line << "[rank " << rank_ << "] error: collective timed out after " << deadline()
+  line << "collective timed out after " << deadline()
        << " s: " << describe(op) << ", " << op.bytes << " bytes";
   if (step() >= 0) line << ", step " << step();
-  line << "; over NCCL on cuda:" << ordinal_ << " (" << stage << ")\n";
-  print_line(line.str());
+  line << "; over NCCL on cuda:" << ordinal_ << " (" << stage << ")";
+  logging::error("%s", line.str().c_str());
   end_job(kExitCollectiveTimeout);
 }
 
@@ -191,12 +186,10 @@ void NcclCommunicator::wait_until_initialized(Clock::time_point start, double de
       detail::throw_nccl_error(state, call.c_str(), __FILE__, __LINE__);
     }
     if (deadline_s > 0.0 && Seconds(Clock::now() - start).count() > deadline_s) {
-      std::ostringstream line;
-      line << "[rank " << rank_ << "] error: collective timed out after " << deadline_s
-           << " s: ncclCommInitRankConfig (NCCL set-up of " << size_
-           << " ranks, this one on cuda:" << ordinal_
-           << "); a rank never joined, or the ranks cannot reach each other\n";
-      print_line(line.str());
+      logging::error("collective timed out after %g s: ncclCommInitRankConfig (NCCL set-up of %d "
+                 "ranks, this one on cuda:%d); a rank never joined, or the ranks cannot reach "
+                 "each other",
+                 deadline_s, size_, ordinal_);
       end_job(kExitCollectiveTimeout);
     }
     backoff.pause(Clock::now() - start);
@@ -222,10 +215,8 @@ void NcclCommunicator::abort_nccl() noexcept {
     std::future<ncclResult_t> finished = outcome->get_future();
     std::thread([comm, outcome] { outcome->set_value(ncclCommAbort(comm)); }).detach();
     if (finished.wait_for(kAbortLimit) != std::future_status::ready) {
-      std::fprintf(stderr,
-                   "[rank %d] warning: ncclCommAbort on cuda:%d did not return within %lld s; "
-                   "going on without it\n",
-                   rank_, ordinal_, static_cast<long long>(kAbortLimit.count()));
+      logging::warn("ncclCommAbort on cuda:%d did not return within %lld s; going on without it",
+                ordinal_, static_cast<long long>(kAbortLimit.count()));
       return;
     }
     result = finished.get();
@@ -233,8 +224,8 @@ void NcclCommunicator::abort_nccl() noexcept {
     result = ncclCommAbort(comm);  // no thread to be had: abort here, unbounded
   }
   if (result != ncclSuccess && result != ncclInProgress) {
-    std::fprintf(stderr, "[rank %d] warning: ncclCommAbort on cuda:%d failed: %s (%s)\n", rank_,
-                 ordinal_, detail::nccl_result_name(result), ncclGetErrorString(result));
+    logging::warn("ncclCommAbort on cuda:%d failed: %s (%s)", ordinal_, detail::nccl_result_name(result),
+              ncclGetErrorString(result));
   }
 }
 
@@ -271,10 +262,8 @@ bool NcclCommunicator::finalize_nccl() noexcept {
       backoff.pause(Clock::now() - start);
     }
   }
-  std::fprintf(stderr,
-               "[rank %d] warning: the NCCL communicator on cuda:%d did not finish cleanly (%s); "
-               "aborting it\n",
-               rank_, ordinal_, problem.c_str());
+  logging::warn("the NCCL communicator on cuda:%d did not finish cleanly (%s); aborting it", ordinal_,
+            problem.c_str());
   return false;
 }
 

@@ -1,6 +1,6 @@
 // The MPI communicator's factory in a build without MPI: same entry point, a clear error.
 #include "lockstep/comm/mpi_communicator.h"
-#include "lockstep/core/error.h"
+#include "lockstep/base/error.h"
 
 namespace lockstep::comm {
 

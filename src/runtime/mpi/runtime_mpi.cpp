@@ -5,7 +5,7 @@
 
 #include "comm/mpi/mpi_check.h"
 #include "lockstep/comm/mpi_communicator.h"
-#include "lockstep/core/error.h"
+#include "lockstep/base/error.h"
 #include "lockstep/runtime/runtime.h"
 
 namespace lockstep::runtime {
@@ -59,7 +59,7 @@ Runtime::Runtime(int* argc, char*** argv) {
     info_.thread_level = thread_level_name(provided);
     LOCKSTEP_MPI_CHECK(MPI_Comm_rank(MPI_COMM_WORLD, &info_.rank));
     LOCKSTEP_MPI_CHECK(MPI_Comm_size(MPI_COMM_WORLD, &info_.size));
-    set_log_rank(info_.rank);
+    logging::set_rank(info_.rank);
     find_local_rank(info_);
     world_ = comm::make_mpi_world_communicator();
     info_.blas_threads = configure_blas_threads(info_.local_size);
@@ -77,7 +77,7 @@ Runtime::~Runtime() {
   MPI_Finalized(&finalized);
   if (finalized) return;
   const int code = MPI_Finalize();
-  if (code != MPI_SUCCESS) warn("MPI_Finalize returned error code %d", code);
+  if (code != MPI_SUCCESS) logging::warn("MPI_Finalize returned error code %d", code);
 }
 
 }  // namespace lockstep::runtime

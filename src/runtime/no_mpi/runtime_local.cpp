@@ -4,7 +4,7 @@
 namespace lockstep::runtime {
 
 Runtime::Runtime(int* /*argc*/, char*** /*argv*/) {
-  set_log_rank(0);
+  logging::set_rank(0);
   world_ = comm::make_local_communicator();
   info_.blas_threads = configure_blas_threads(info_.local_size);
 }

@@ -7,8 +7,8 @@
 #include <string>
 
 #include "lockstep/backend/backend.h"
-#include "lockstep/core/error.h"
-#include "lockstep/core/tensor.h"
+#include "lockstep/base/error.h"
+#include "lockstep/tensor/tensor.h"
 
 namespace lockstep::backend {
 namespace {

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "lockstep/backend/backend.h"
-#include "lockstep/core/error.h"
+#include "lockstep/base/error.h"
 #include "support/test_support.h"
 
 namespace lockstep::backend {

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "lockstep/backend/backend.h"
-#include "lockstep/core/error.h"
+#include "lockstep/base/error.h"
 
 namespace lockstep::backend {
 namespace {

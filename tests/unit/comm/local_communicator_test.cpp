@@ -9,7 +9,7 @@
 
 #include "lockstep/comm/communicator.h"
 #include "lockstep/comm/mpi_communicator.h"
-#include "lockstep/core/error.h"
+#include "lockstep/base/error.h"
 
 namespace lockstep::comm {
 namespace {

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "lockstep/core/error.h"
+#include "lockstep/base/error.h"
 #include "lockstep/data/data_spec.h"
 #include "lockstep/data/npy.h"
 #include "lockstep/data/synthetic.h"

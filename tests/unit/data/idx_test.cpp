@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "lockstep/core/error.h"
-#include "lockstep/core/philox.h"
+#include "lockstep/base/error.h"
+#include "lockstep/base/philox.h"
 #include "support/test_support.h"
 
 // The largest single allocation while `g_track_allocations` is set: lets a test prove that a

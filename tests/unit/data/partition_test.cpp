@@ -4,7 +4,7 @@
 
 #include <algorithm>
 
-#include "lockstep/core/error.h"
+#include "lockstep/base/error.h"
 #include "support/test_support.h"
 
 namespace lockstep::data {

@@ -6,7 +6,7 @@
 #include <numeric>
 #include <vector>
 
-#include "lockstep/core/error.h"
+#include "lockstep/base/error.h"
 #include "support/test_support.h"
 
 namespace lockstep::data {

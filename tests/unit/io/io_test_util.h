@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "lockstep/core/error.h"
+#include "lockstep/base/error.h"
 
 namespace lockstep::io::testing {
 

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "lockstep/core/error.h"
+#include "lockstep/base/error.h"
 #include "lockstep/nn/parameter.h"
 #include "lockstep/optim/optimizer.h"
 

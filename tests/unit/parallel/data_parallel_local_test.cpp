@@ -3,7 +3,7 @@
 // mid-epoch exactly, and validates its arguments.
 #include <gtest/gtest.h>
 
-#include "lockstep/core/error.h"
+#include "lockstep/base/error.h"
 #include "lockstep/data/synthetic.h"
 #include "lockstep/nn/loss.h"
 #include "lockstep/nn/sequential.h"

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "lockstep/comm/communicator.h"
-#include "lockstep/core/error.h"
+#include "lockstep/base/error.h"
 #include "lockstep/nn/sequential.h"
 #include "parallel/gradient_buckets.h"
 

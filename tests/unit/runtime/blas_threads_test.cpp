@@ -8,7 +8,7 @@
 #include <optional>
 #include <string>
 
-#include "lockstep/core/error.h"
+#include "lockstep/base/error.h"
 #include "lockstep/runtime/runtime.h"
 
 namespace lockstep::runtime {

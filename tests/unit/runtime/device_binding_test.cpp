@@ -7,7 +7,7 @@
 
 #include <string>
 
-#include "lockstep/core/error.h"
+#include "lockstep/base/error.h"
 
 namespace lockstep::runtime {
 namespace {

@@ -12,7 +12,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "lockstep/core/error.h"
+#include "lockstep/base/error.h"
 
 namespace lockstep::runtime {
 namespace {

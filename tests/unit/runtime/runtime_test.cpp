@@ -8,8 +8,8 @@
 #include <stdexcept>
 #include <string>
 
-#include "capture_stream.h"
-#include "lockstep/core/error.h"
+#include "support/capture_stream.h"
+#include "lockstep/base/error.h"
 
 namespace lockstep::runtime {
 namespace {

@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "lockstep/core/tensor.h"
+#include "lockstep/tensor/tensor.h"
 
 namespace lockstep {
 

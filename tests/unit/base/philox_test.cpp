@@ -4,7 +4,7 @@
 
 #include <array>
 
-#include "lockstep/core/philox.h"
+#include "lockstep/base/philox.h"
 
 namespace lockstep::philox {
 namespace {

@@ -1,10 +1,10 @@
 // Tensor: construction, views, copies across devices and checked element access.
-#include "lockstep/core/tensor.h"
+#include "lockstep/tensor/tensor.h"
 
 #include <cstring>
 
 #include "lockstep/backend/backend.h"
-#include "lockstep/core/error.h"
+#include "lockstep/base/error.h"
 
 namespace lockstep {
 

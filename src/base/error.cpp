@@ -1,5 +1,5 @@
 // lockstep::Error: what() carries the message followed by its source location.
-#include "lockstep/core/error.h"
+#include "lockstep/base/error.h"
 
 #include <sstream>
 

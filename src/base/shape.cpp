@@ -1,9 +1,9 @@
 // Shape helpers: element counts with overflow checks, printing.
-#include "lockstep/core/shape.h"
+#include "lockstep/base/shape.h"
 
 #include <limits>
 
-#include "lockstep/core/error.h"
+#include "lockstep/base/error.h"
 
 namespace lockstep {
 

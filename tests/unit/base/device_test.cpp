@@ -4,9 +4,9 @@
 #include <string>
 
 #include "lockstep/backend/backend.h"
-#include "lockstep/core/device.h"
-#include "lockstep/core/error.h"
-#include "lockstep/core/tensor.h"
+#include "lockstep/base/device.h"
+#include "lockstep/base/error.h"
+#include "lockstep/tensor/tensor.h"
 
 namespace lockstep {
 namespace {

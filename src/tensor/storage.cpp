@@ -1,6 +1,6 @@
 // Storage allocates and frees through the backend of its device, so CPU and GPU memory
 // follow one path (the CUDA backend plugs in its caching allocator there).
-#include "lockstep/core/storage.h"
+#include "lockstep/tensor/storage.h"
 
 #include "lockstep/backend/backend.h"
 

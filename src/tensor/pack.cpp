@@ -1,5 +1,5 @@
 // pack_end_to_end (pack.h).
-#include "core/pack.h"
+#include "tensor/pack.h"
 
 #include <utility>
 

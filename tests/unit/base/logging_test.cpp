@@ -4,54 +4,54 @@
 
 #include <string>
 
-#include "capture_stream.h"
-#include "lockstep/runtime/runtime.h"
+#include "lockstep/base/logging.h"
+#include "support/capture_stream.h"
 
-namespace lockstep::runtime {
+namespace lockstep::logging {
 namespace {
 
 class Logging : public ::testing::Test {
  protected:
-  void SetUp() override { saved_rank_ = log_rank(); }
-  void TearDown() override { set_log_rank(saved_rank_); }
+  void SetUp() override { saved_rank_ = rank(); }
+  void TearDown() override { set_rank(saved_rank_); }
 
  private:
   int saved_rank_ = 0;
 };
 
 TEST_F(Logging, InfoPrintsOneLineOnStdoutFromRankZero) {
-  set_log_rank(0);
-  testing::CapturedStream out(stdout), err(stderr);
+  set_rank(0);
+  lockstep::testing::CapturedStream out(stdout), err(stderr);
   info("epoch %d loss %.2f", 3, 0.5);
   EXPECT_EQ(out.text(), "epoch 3 loss 0.50\n");
   EXPECT_EQ(err.text(), "");
 }
 
 TEST_F(Logging, InfoIsSilentOnOtherRanks) {
-  set_log_rank(2);
-  testing::CapturedStream out(stdout), err(stderr);
+  set_rank(2);
+  lockstep::testing::CapturedStream out(stdout), err(stderr);
   info("epoch %d", 1);
   EXPECT_EQ(out.text(), "");
   EXPECT_EQ(err.text(), "");
 }
 
 TEST_F(Logging, WarnAndErrorCarryTheRankOnStderr) {
-  set_log_rank(3);
-  testing::CapturedStream out(stdout), err(stderr);
+  set_rank(3);
+  lockstep::testing::CapturedStream out(stdout), err(stderr);
   warn("slow disk: %s", "/data");
   error("cannot open %s", "x.npy");
   EXPECT_EQ(err.text(), "[rank 3] warning: slow disk: /data\n[rank 3] error: cannot open x.npy\n");
   EXPECT_EQ(out.text(), "");
-  EXPECT_EQ(log_rank(), 3);
+  EXPECT_EQ(rank(), 3);
 }
 
 TEST_F(Logging, LongMessagesArriveWhole) {
-  set_log_rank(1);
+  set_rank(1);
   const std::string long_text(10000, 'x');
-  testing::CapturedStream err(stderr);
+  lockstep::testing::CapturedStream err(stderr);
   error("%s|end", long_text.c_str());
   EXPECT_EQ(err.text(), "[rank 1] error: " + long_text + "|end\n");
 }
 
 }  // namespace
-}  // namespace lockstep::runtime
+}  // namespace lockstep::logging

@@ -6,9 +6,9 @@
 #include <cstdio>
 #include <string>
 
-#include "lockstep/runtime/runtime.h"
+#include "lockstep/base/logging.h"
 
-namespace lockstep::runtime {
+namespace lockstep::logging {
 
 namespace {
 
@@ -33,17 +33,17 @@ void write_line(std::FILE* stream, const std::string& prefix, const char* format
 }
 
 std::string rank_prefix(const char* kind) {
-  return "[rank " + std::to_string(log_rank()) + "] " + kind + ": ";
+  return "[rank " + std::to_string(rank()) + "] " + kind + ": ";
 }
 
 }  // namespace
 
-void set_log_rank(int rank) { g_log_rank.store(rank); }
+void set_rank(int rank) { g_log_rank.store(rank); }
 
-int log_rank() { return g_log_rank.load(); }
+int rank() { return g_log_rank.load(); }
 
 void info(const char* format, ...) {
-  if (log_rank() != 0) return;
+  if (rank() != 0) return;
   va_list args;
   va_start(args, format);
   write_line(stdout, "", format, args);
@@ -64,4 +64,4 @@ void error(const char* format, ...) {
   va_end(args);
 }
 
-}  // namespace lockstep::runtime
+}  // namespace lockstep::logging

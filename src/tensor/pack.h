@@ -4,8 +4,8 @@
 
 #include <span>
 
-#include "lockstep/core/device.h"
-#include "lockstep/core/tensor.h"
+#include "lockstep/base/device.h"
+#include "lockstep/tensor/tensor.h"
 
 namespace lockstep {
 

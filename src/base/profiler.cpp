@@ -1,7 +1,7 @@
 // Profiler: phase accounting for training steps (each instant goes to the innermost open
 // phase) and the in-memory Chrome trace, written event by event so that a large trace never
 // exists twice in memory.
-#include "lockstep/core/profiler.h"
+#include "lockstep/base/profiler.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -13,7 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <utility>
 
-#include "lockstep/core/error.h"
+#include "lockstep/base/error.h"
 
 namespace lockstep {
 

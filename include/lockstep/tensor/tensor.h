@@ -9,9 +9,9 @@
 #include <span>
 #include <vector>
 
-#include "lockstep/core/device.h"
-#include "lockstep/core/shape.h"
-#include "lockstep/core/storage.h"
+#include "lockstep/base/device.h"
+#include "lockstep/base/shape.h"
+#include "lockstep/tensor/storage.h"
 
 namespace lockstep {
 

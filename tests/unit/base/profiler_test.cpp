@@ -2,7 +2,7 @@
 // a disabled profiler reads no clock and keeps nothing, the Chrome trace is valid JSON with
 // the fields viewers need, the event cap bounds memory, and write errors are clear. Time comes
 // from a fake clock the tests advance, so every duration is exact and nothing sleeps.
-#include "lockstep/core/profiler.h"
+#include "lockstep/base/profiler.h"
 
 #include <gtest/gtest.h>
 
@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "lockstep/core/error.h"
+#include "lockstep/base/error.h"
 #include "support/test_support.h"
 
 namespace lockstep {

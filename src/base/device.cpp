@@ -1,7 +1,7 @@
 // Device names: printing and parsing "cpu" / "cuda:N".
-#include "lockstep/core/device.h"
+#include "lockstep/base/device.h"
 
-#include "lockstep/core/error.h"
+#include "lockstep/base/error.h"
 
 namespace lockstep {
 

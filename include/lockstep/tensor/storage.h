@@ -4,7 +4,7 @@
 #include <cstddef>
 #include <memory>
 
-#include "lockstep/core/device.h"
+#include "lockstep/base/device.h"
 
 namespace lockstep {
 

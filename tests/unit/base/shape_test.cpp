@@ -3,8 +3,8 @@
 
 #include <cstdint>
 
-#include "lockstep/core/error.h"
-#include "lockstep/core/shape.h"
+#include "lockstep/base/error.h"
+#include "lockstep/base/shape.h"
 
 namespace lockstep {
 namespace {
