@@ -294,7 +294,7 @@ configure() {
     # set the same flag themselves.
     -DCMAKE_CUDA20_STANDARD_COMPILE_OPTION=-std=c++20
     -DCMAKE_CUDA20_EXTENSION_COMPILE_OPTION=-std=c++20
-    -DLOCKSTEP_NCCL_LIBRARY="${nccl_library}" -DLOCKSTEP_NCCL_INCLUDE_DIR="${nccl_include}"
+    -DNCCL_LIBRARY="${nccl_library}" -DNCCL_INCLUDE_DIR="${nccl_include}"
     # Every dependency named by path, so that nothing else on the machine is picked up.
     -DCMAKE_PREFIX_PATH="${devusr}"
     -DBLA_VENDOR=OpenBLAS
@@ -404,13 +404,13 @@ gpu_tests() {
 }
 
 cpu_tests() {
-  begin_step "CPU unit tests (ctest -LE 'mpi|apps|gpu')"
+  begin_step "CPU unit tests (ctest -LE 'mpi|apps|gpu|structure|install')"
   if [[ "${skip_cpu_tests}" -eq 1 ]]; then
     record cpu-tests skipped-by-option
     return
   fi
   within_budget cpu-tests || return
-  run_ctest cpu-tests "${log_dir}/ctest_cpu.log" "$(limit_for 180)" -LE 'mpi|apps|gpu' \
+  run_ctest cpu-tests "${log_dir}/ctest_cpu.log" "$(limit_for 180)" -LE 'mpi|apps|gpu|structure|install' \
     -j "${jobs}"
   [[ "${ctest_status}" -ne 0 ]] || record cpu-tests ok "${ctest_summary}"
 }
