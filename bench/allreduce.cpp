@@ -1,6 +1,7 @@
-// bench_allreduce: Lockstep's gradient allreduce (the Runtime's world communicator driving
-// parallel::GradientBuckets, as DataParallel does every step) against a plain blocking
-// MPI_Allreduce on the very same bucket buffers, from 4 KiB to 64 MiB of gradients.
+// bench_allreduce: Lockstep's gradient allreduce (the fast and exact gradient reducers on
+// parallel::GradientBuckets over the Runtime's world communicator, as DataParallel runs them
+// every step) against a plain blocking MPI_Allreduce on the very same bucket buffers, from
+// 4 KiB to 64 MiB of gradients.
 //   mpirun -np 2 bench_allreduce --json allreduce.json
 // Each timed call starts after a barrier; its time is the slowest rank's (MPI_MAX), and the
 // table shows medians with bandwidths as nccl-tests defines them (algbw = bytes / time,
@@ -21,6 +22,7 @@
 #include "lockstep/parallel/data_parallel.h"
 #include "lockstep/runtime/runtime.h"
 #include "parallel/gradient_buckets.h"
+#include "parallel/gradient_reducer.h"
 #include "support/process_info.h"
 #include "support/stats.h"
 #include "support/text_table.h"
@@ -82,10 +84,11 @@ bool parse_options(int argc, char** argv, Options& o) {
 }
 
 // Fake model parameters of `elements` floats in all, cut like layers into pieces of at most
-// 1 Mi elements, with their gradients packed into fusion buckets as DataParallel does.
+// 1 Mi elements, with their gradients packed into fusion buckets and reduced over `world` as
+// DataParallel does.
 class FakeGradients {
  public:
-  FakeGradients(int64_t elements, int64_t bucket_bytes) {
+  FakeGradients(int64_t elements, int64_t bucket_bytes, comm::Communicator& world) {
     constexpr int64_t kPiece = 1 << 20;
     for (int64_t done = 0; done < elements; done += kPiece) {
       const int64_t n = std::min(kPiece, elements - done);
@@ -95,10 +98,14 @@ class FakeGradients {
     std::vector<nn::Parameter*> pointers;
     for (nn::Parameter& p : parameters_) pointers.push_back(&p);
     buckets_ = std::make_unique<parallel::GradientBuckets>(pointers, bucket_bytes, Device::cpu());
+    fast_ = parallel::make_fast_reducer(*buckets_, world);
+    exact_ = parallel::make_exact_reducer(*buckets_, world, 1);
     find_bucket_buffers(pointers);
   }
 
   parallel::GradientBuckets& buckets() { return *buckets_; }
+  parallel::GradientReducer& fast() { return *fast_; }
+  parallel::GradientReducer& exact() { return *exact_; }
   // The buckets' flat buffers (what each allreduce moves), in allreduce order.
   const std::vector<std::pair<float*, int64_t>>& buffers() const { return buffers_; }
 
@@ -137,6 +144,8 @@ class FakeGradients {
 
   std::vector<nn::Parameter> parameters_;
   std::unique_ptr<parallel::GradientBuckets> buckets_;
+  std::unique_ptr<parallel::GradientReducer> fast_;
+  std::unique_ptr<parallel::GradientReducer> exact_;
   std::vector<std::pair<float*, int64_t>> buffers_;
 };
 
@@ -145,10 +154,18 @@ enum Method { kLockstep, kRaw, kLockstepExact, kMethods };
 constexpr std::array<const char*, kMethods> kMethodNames = {"lockstep", "raw_mpi",
                                                             "lockstep_exact"};
 
-void run_method(Method method, FakeGradients& gradients, comm::Communicator& world) {
+// A step's reduction without its backward pass, so every bucket starts at finish. No
+// begin_step: clearing the exact reducer's sums belongs to a step's start, not to its
+// reduction, and with zero grads (see check_sums) the sums stay zero without it.
+void reduce(parallel::GradientReducer& reducer) {
+  reducer.begin_last_pass();
+  reducer.finish();
+}
+
+void run_method(Method method, FakeGradients& gradients) {
   switch (method) {
     case kLockstep:  // float sums in place, as with --micro-batch 0
-      gradients.buckets().allreduce_grads(world);
+      reduce(gradients.fast());
       return;
     case kRaw:
       for (auto [data, count] : gradients.buffers()) {
@@ -156,8 +173,8 @@ void run_method(Method method, FakeGradients& gradients, comm::Communicator& wor
                                          MPI_SUM, MPI_COMM_WORLD));
       }
       return;
-    case kLockstepExact:  // double accumulators, what training with micro-batches reduces
-      gradients.buckets().allreduce_accumulated(world);
+    case kLockstepExact:  // the last pass added in double, the sums allreduced, rounded once:
+      reduce(gradients.exact());  // what training with micro-batches reduces
       return;
     default:
       LOCKSTEP_THROW("bench_allreduce: unknown method " << static_cast<int>(method));
@@ -171,23 +188,22 @@ void check_sums(FakeGradients& gradients, comm::Communicator& world) {
   const int n = world.size();
   const auto expected = static_cast<float>(n * (n + 1) / 2);
   for (int m = 0; m < kMethods; ++m) {
-    gradients.buckets().clear_accumulators();
+    gradients.exact().begin_step(1);  // clears the accumulators
     gradients.fill(static_cast<float>(world.rank() + 1));
-    if (m == kLockstepExact) gradients.buckets().accumulate();
-    run_method(static_cast<Method>(m), gradients, world);
+    run_method(static_cast<Method>(m), gradients);
     LOCKSTEP_CHECK(gradients.all_equal(expected),
                    "bench_allreduce: " << kMethodNames[m] << " on " << n << " ranks should give "
                                        << expected << " in every element, found other values");
   }
-  gradients.buckets().clear_accumulators();
+  gradients.exact().begin_step(1);
   gradients.fill(0.0f);
 }
 
 // One call timed on every rank after a barrier; returns the slowest rank's seconds.
-double time_call(Method method, FakeGradients& gradients, comm::Communicator& world) {
+double time_call(Method method, FakeGradients& gradients) {
   LOCKSTEP_MPI_CHECK(MPI_Barrier(MPI_COMM_WORLD));
   const auto start = std::chrono::steady_clock::now();
-  run_method(method, gradients, world);
+  run_method(method, gradients);
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   LOCKSTEP_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, &seconds, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD));
   return seconds;
@@ -202,13 +218,13 @@ struct SizeResult {
 // Methods take turns within every iteration, starting with a different one each time, so
 // that drift in the machine's load falls on all of them alike.
 SizeResult measure(int64_t bytes, const Options& o, comm::Communicator& world) {
-  FakeGradients gradients(bytes / 4, static_cast<int64_t>(o.bucket_mb * (1 << 20)));
+  FakeGradients gradients(bytes / 4, static_cast<int64_t>(o.bucket_mb * (1 << 20)), world);
   check_sums(gradients, world);
   SizeResult result{bytes, gradients.buckets().size(), {}};
   for (int64_t i = 0; i < o.warmup + o.iterations; ++i) {
     for (int k = 0; k < kMethods; ++k) {
       const auto method = static_cast<Method>((i + k) % kMethods);
-      const double seconds = time_call(method, gradients, world);
+      const double seconds = time_call(method, gradients);
       if (i >= o.warmup) result.seconds[method].push_back(seconds);
     }
   }
@@ -250,7 +266,7 @@ void print_table(const nlohmann::json& results, int ranks) {
   }
   std::printf(
       "allreduce on %d ranks: medians; ratio = Lockstep busbw / raw MPI_Allreduce busbw;\n"
-      "exact-path = the double-accumulator allreduce training uses with micro-batches\n",
+      "exact-path = the exact reducer training uses with micro-batches (double sums)\n",
       ranks);
   table.print(stdout);
 }

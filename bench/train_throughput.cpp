@@ -109,15 +109,13 @@ bool parse_options(int argc, char** argv, Options& o) {
   return true;
 }
 
-// Thrown by the step callback on every rank at the same step to end fit early.
-struct EnoughSteps {};
-
 // Timestamps of step ends; steps warmup+1 .. warmup+steps are the timed ones.
 class StepClock {
  public:
   StepClock(int64_t warmup, int64_t steps) : warmup_(warmup), last_(warmup + steps) {}
 
-  void on_step(const parallel::StepReport& report) {
+  // Ends fit after the last timed step (the same step on every rank).
+  parallel::FitControl on_step(const parallel::StepReport& report) {
     const Clock::time_point now = Clock::now();
     if (report.step >= warmup_) {
       if (report.step > warmup_) {
@@ -127,7 +125,7 @@ class StepClock {
       }
       previous_ = now;
     }
-    if (report.step >= last_) throw EnoughSteps{};
+    return report.step >= last_ ? parallel::FitControl::kStop : parallel::FitControl::kContinue;
   }
 
   const std::vector<double>& step_seconds() const { return seconds_; }
@@ -171,10 +169,7 @@ Measurement train(runtime::Runtime& rt, const Options& o, const data::Dataset& t
   fit.batch_size = o.batch_size;
   fit.seed = static_cast<uint64_t>(o.seed);
   StepClock clock(o.warmup, o.steps);
-  try {
-    dp.fit(train_split, fit, [&](const parallel::StepReport& r) { clock.on_step(r); });
-  } catch (const EnoughSteps&) {
-  }
+  dp.fit(train_split, fit, [&](const parallel::StepReport& r) { return clock.on_step(r); });
   return {clock.step_seconds(), clock.losses(), clock.samples(), model->parameter_count()};
 }
 

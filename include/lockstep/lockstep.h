@@ -1,5 +1,5 @@
-// Lockstep in one include: the runtime, models, optimizers, data, files and the
-// data-parallel engine.
+// Lockstep in one include: the runtime, models, optimizers, data, files, the
+// data-parallel engine and the Trainer.
 #pragma once
 
 #include "lockstep/comm/communicator.h"
@@ -18,3 +18,4 @@
 #include "lockstep/optim/optimizer.h"
 #include "lockstep/parallel/data_parallel.h"
 #include "lockstep/runtime/runtime.h"
+#include "lockstep/train/trainer.h"

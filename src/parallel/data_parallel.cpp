@@ -1,16 +1,16 @@
 // DataParallel: replicas in lockstep. Construction syncs the weights and checks the model;
-// run_step is one step on this rank's rows: forward, loss, backward, bucketed gradient
-// allreduce, update, metrics summed over ranks. The loops over data are in data_parallel_loops.cpp.
-// Every collective runs under the options' deadline and carries a label for timeout reports.
+// train_step and evaluate_batch are one batch on this rank's rows, around a shared forward and
+// loss. The loops over data are in data_parallel_loops.cpp.
 #include "lockstep/parallel/data_parallel.h"
 
 #include <algorithm>
-
 #include <sstream>
+#include <utility>
 
 #include "lockstep/base/error.h"
 #include "lockstep/base/profiler.h"
 #include "parallel/gradient_buckets.h"
+#include "parallel/gradient_reducer.h"
 
 namespace lockstep::parallel {
 
@@ -18,6 +18,13 @@ namespace {
 
 Tensor on_device(const Tensor& t, const Device& device) {
   return t.device() == device ? t : t.to(device);
+}
+
+// This rank's rows in one copy each; the passes take views of them.
+std::pair<Tensor, Tensor> rows_on_device(const Tensor& inputs, const Tensor& targets,
+                                         const Device& device) {
+  const ProfileScope phase(Phase::kData);
+  return {on_device(inputs, device), on_device(targets, device)};
 }
 
 // Every rank's value of `mine`, in rank order.
@@ -65,18 +72,25 @@ uint64_t model_fingerprint(nn::Sequential& model) {
 
 DataParallel::DataParallel(nn::Sequential& model, comm::Communicator& communicator,
                            Device device, DataParallelOptions options)
-    : model_(model), communicator_(communicator), device_(device), options_(options) {
+    : model_(model),
+      communicator_(communicator.host()),
+      gradient_communicator_(device.is_cpu() ? communicator.host() : communicator),
+      device_(device),
+      options_(options) {
   LOCKSTEP_CHECK(options_.micro_batch >= 0, "DataParallel: micro-batch must be 0 (off) or a "
                                             "number of rows, found " << options_.micro_batch);
   LOCKSTEP_CHECK(options_.collective_timeout_s >= 0.0,
                  "DataParallel: the collective timeout must be at least 0 seconds (0: none), "
                  "found " << options_.collective_timeout_s);
-  LOCKSTEP_CHECK(device_.is_cpu() || communicator_.name() != "mpi",
+  LOCKSTEP_CHECK(device_.is_cpu() || gradient_communicator_.moves_device_memory(),
                  "DataParallel: gradients on " << device_.str()
-                     << " need a communicator that moves device memory; make one with "
+                     << " need a communicator that moves device memory, found the "
+                     << gradient_communicator_.name()
+                     << " communicator (host memory only); make one with "
                         "comm::make_nccl_communicator(world, device)");
   // From here on a rank that hangs or dies cannot leave its peers waiting forever.
   communicator_.set_deadline(options_.collective_timeout_s);
+  gradient_communicator_.set_deadline(options_.collective_timeout_s);
   {
     const comm::ScopedLabel label(communicator_, "model check");
     check_same_model(communicator_, model_fingerprint(model_));
@@ -91,6 +105,7 @@ DataParallel::DataParallel(nn::Sequential& model, comm::Communicator& communicat
   }
   buckets_ = std::make_unique<GradientBuckets>(model_.parameters(), options_.bucket_bytes,
                                                device_);
+  reducer_ = make_gradient_reducer(*buckets_, gradient_communicator_, options_.micro_batch);
   for (size_t i = 0; i < model_.size(); ++i) {
     layer_parameters_.push_back(model_.layer(i).parameters());
   }
@@ -116,73 +131,72 @@ void DataParallel::check_compiled(const char* what) const {
                  "DataParallel::" << what << ": call compile(loss, optimizer) first");
 }
 
-nn::LossValue DataParallel::run_step(const Tensor& inputs, const Tensor& targets,
-                                     int64_t batch_rows, int64_t first_sample, bool training,
-                                     uint64_t seed) {
-  nn::ForwardContext context;
-  context.training = training;
-  context.seed = seed;
-  context.step = static_cast<uint64_t>(step_);
-  // Training runs micro-batch by micro-batch (DataParallelOptions::micro_batch; this rank's
-  // rows start on a micro-batch boundary). Evaluation has no gradients and runs all rows.
+nn::LossValue DataParallel::train_step(const Tensor& inputs, const Tensor& targets,
+                                       int64_t batch_rows, int64_t first_sample, uint64_t seed) {
   const int64_t rows = inputs.size(0);
-  const bool exact = training && options_.micro_batch > 0;
-  const int64_t chunk = exact ? options_.micro_batch : std::max<int64_t>(rows, 1);
-  // The last backward pass of the step overlaps with the gradient allreduce: each layer's
-  // parameters are handed to the buckets as soon as its backward is done.
-  const std::function<void(size_t)> on_layer_done = [this](size_t layer) {
-    buckets_->parameters_final(layer_parameters_[layer]);
-  };
-  if (exact) buckets_->clear_accumulators();
-  // The loss of each pass is added where it is computed; it is read once, after the loop, so
-  // that a GPU runs the passes back to back without the host waiting for each.
+  gradient_communicator_.set_step(communicator_.step());  // a gradient timeout names the step
+  reducer_->begin_step(rows);
   loss_totals_->clear();
-  Tensor device_inputs, device_targets;
-  {
-    // This rank's rows in one copy each; the passes take views of them.
-    const ProfileScope phase(Phase::kData);
-    device_inputs = on_device(inputs, device_);
-    device_targets = on_device(targets, device_);
-  }
-  for (int64_t begin = 0; begin < rows; begin += chunk) {
-    const int64_t end = std::min(rows, begin + chunk);
-    const bool last_pass = end == rows;
-    context.first_sample = first_sample + begin;
-    Tensor output;
-    {
-      const ProfileScope phase(Phase::kForward);
-      output = model_.forward(device_inputs.rows(begin, end), context);
-      loss_->accumulate(output, device_targets.rows(begin, end), output_grad_, *loss_totals_);
-    }
-    if (!training) continue;
+  const auto [x, y] = rows_on_device(inputs, targets, device_);
+  // The last pass overlaps with the allreduces: each layer's parameters are handed over as
+  // soon as its backward is done.
+  const auto layer_done = [this](size_t layer) {
+    reducer_->parameters_final(layer_parameters_[layer]);
+  };
+  const int64_t pass_rows = reducer_->pass_rows(rows);
+  for (int64_t begin = 0; begin < rows; begin += pass_rows) {
+    const int64_t end = std::min(rows, begin + pass_rows);
+    forward_and_loss(x.rows(begin, end), y.rows(begin, end),
+                     {.training = true,
+                      .seed = seed,
+                      .step = static_cast<uint64_t>(step_),
+                      .first_sample = first_sample + begin});
     const ProfileScope phase(Phase::kBackward);
-    if (last_pass) {
-      buckets_->begin_reduction(communicator_,
-                                exact ? GradientBuckets::Sum::kAccumulatorsAndLastPass
-                                      : GradientBuckets::Sum::kLastPass);
-      model_.backward(output_grad_, on_layer_done);
-    } else {
+    if (end < rows) {
       model_.backward(output_grad_);
-      buckets_->accumulate();  // only exact mode runs more than one pass
+      reducer_->add_pass();
+    } else {
+      reducer_->begin_last_pass();
+      model_.backward(output_grad_, layer_done);
     }
   }
+  // Read once, after the passes: a GPU runs them back to back without the host waiting.
   const nn::LossValue local = loss_totals_->read();
-  if (training) {
-    if (rows == 0) {  // no backward ran here: contribute nothing, not stale grads
-      if (!exact) {
-        for (nn::Parameter* p : model_.parameters()) p->grad.fill(0.0f);
-      }
-      buckets_->begin_reduction(communicator_, exact ? GradientBuckets::Sum::kAccumulators
-                                                     : GradientBuckets::Sum::kLastPass);
-    }
-    {
-      const ProfileScope phase(Phase::kAllreduceWait);
-      buckets_->finish_reduction();
-    }
+  {
+    const ProfileScope phase(Phase::kAllreduceWait);
+    reducer_->finish();
+  }
+  {
     const ProfileScope phase(Phase::kOptimizer);
     optimizer_->step(model_.parameters(), 1.0f / static_cast<float>(batch_rows));
     ++step_;
   }
+  return sum_over_ranks(local);
+}
+
+nn::LossValue DataParallel::evaluate_batch(const Tensor& inputs, const Tensor& targets,
+                                           int64_t first_sample) {
+  loss_totals_->clear();
+  const auto [x, y] = rows_on_device(inputs, targets, device_);
+  // No gradients, so nothing to keep exact: all rows in one pass.
+  if (x.size(0) > 0) {
+    forward_and_loss(x, y,
+                     {.training = false,
+                      .seed = 0,
+                      .step = static_cast<uint64_t>(step_),
+                      .first_sample = first_sample});
+  }
+  return sum_over_ranks(loss_totals_->read());
+}
+
+void DataParallel::forward_and_loss(const Tensor& inputs, const Tensor& targets,
+                                    const nn::ForwardContext& context) {
+  const ProfileScope phase(Phase::kForward);
+  const Tensor output = model_.forward(inputs, context);
+  loss_->accumulate(output, targets, output_grad_, *loss_totals_);
+}
+
+nn::LossValue DataParallel::sum_over_ranks(const nn::LossValue& local) {
   double sums[3] = {local.sum, static_cast<double>(local.rows),
                     static_cast<double>(local.correct)};
   const comm::ScopedLabel label(communicator_, "metrics");

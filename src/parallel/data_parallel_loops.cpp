@@ -144,14 +144,16 @@ Metrics DataParallel::fit(const data::Dataset& data, const FitOptions& options,
         }
       }
       const nn::LossValue value =
-          run_step(batch.inputs(), batch.targets(), static_cast<int64_t>(rows.size()),
-                   batch.slice().offset, true, options.seed);
+          train_step(batch.inputs(), batch.targets(), static_cast<int64_t>(rows.size()),
+                     batch.slice().offset, options.seed);
       profiler().end_step();
       accumulate(total, value);
-      if (on_step) on_step({step_, epoch, b, batches, to_metrics(value)});
+      if (on_step && on_step({step_, epoch, b, batches, to_metrics(value)}) == FitControl::kStop) {
+        return to_metrics(total);
+      }
     }
     last = to_metrics(total);
-    if (on_epoch) on_epoch(epoch, last);
+    if (on_epoch && on_epoch(epoch, last) == FitControl::kStop) return last;
   }
   return last;
 }
@@ -171,9 +173,7 @@ Metrics DataParallel::evaluate(const data::Dataset& data, int64_t batch_size) {
   for (int64_t b = 0; b < batches; ++b) {
     const std::span<const int64_t> rows = data::batch_rows(order, b, batch_size, false);
     batch.load(data, shape, rows);
-    accumulate(total, run_step(batch.inputs(), batch.targets(),
-                               static_cast<int64_t>(rows.size()), batch.slice().offset, false,
-                               0));
+    accumulate(total, evaluate_batch(batch.inputs(), batch.targets(), batch.slice().offset));
   }
   return to_metrics(total);
 }

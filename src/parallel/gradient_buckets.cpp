@@ -1,15 +1,13 @@
-// Fusion buckets: layout in reverse parameter order, grads and values as views, accumulators in
-// double on the gradients' device, and one allreduce a bucket, started as soon as the bucket is
-// final.
+// Fusion buckets: layout in reverse parameter order, grads and values as views, and one
+// allreduce a bucket, started as soon as the bucket is final.
 #include "parallel/gradient_buckets.h"
 
 #include <algorithm>
 #include <string>
 #include <utility>
 
-#include "tensor/pack.h"
-#include "lockstep/backend/backend.h"
 #include "lockstep/base/error.h"
+#include "tensor/pack.h"
 
 namespace lockstep::parallel {
 
@@ -40,16 +38,12 @@ GradientBuckets::GradientBuckets(const std::vector<nn::Parameter*>& parameters,
     groups.back().push_back(*it);
     filled += n;
   }
-  backend::Backend& backend = backend::backend_for(device_);
   for (std::vector<nn::Parameter*>& group : groups) {
     int64_t elements = 0;
     for (nn::Parameter* p : group) elements += p->value.numel();
     Bucket bucket;
     bucket.flat = Tensor::zeros({elements}, device_);
-    bucket.accumulator =
-        std::make_unique<Storage>(static_cast<size_t>(elements) * sizeof(double), device_);
     bucket.parameters = std::move(group);
-    if (elements > 0) backend.fill_double(sums(bucket), elements, 0.0);
     // The values in the grads' layout: the optimizer then updates a bucket in one fused call.
     std::vector<Tensor*> values;
     for (nn::Parameter* p : bucket.parameters) values.push_back(&p->value);
@@ -68,23 +62,16 @@ GradientBuckets::GradientBuckets(const std::vector<nn::Parameter*>& parameters,
 
 GradientBuckets::~GradientBuckets() = default;
 
-void GradientBuckets::clear_accumulators() {
-  backend::Backend& backend = backend::backend_for(device_);
-  for (Bucket& bucket : buckets_) backend.fill_double(sums(bucket), bucket.flat.numel(), 0.0);
+void GradientBuckets::zero_grads() {
+  for (Bucket& bucket : buckets_) bucket.flat.fill(0.0f);
 }
 
-void GradientBuckets::accumulate() {
-  backend::Backend& backend = backend::backend_for(device_);
-  for (Bucket& bucket : buckets_) {
-    backend.accumulate_double(bucket.flat.data(), sums(bucket), bucket.flat.numel());
-  }
-}
-
-void GradientBuckets::begin_reduction(comm::Communicator& communicator, Sum sum) {
+void GradientBuckets::begin_reduction(comm::Communicator& communicator, StartBucket start) {
   LOCKSTEP_CHECK(communicator_ == nullptr,
                  "GradientBuckets: a reduction is already under way (finish it first)");
+  LOCKSTEP_CHECK(start != nullptr, "GradientBuckets::begin_reduction: no way to start a bucket");
   communicator_ = &communicator;
-  sum_ = sum;
+  start_ = std::move(start);
   next_ = 0;
   started_early_ = 0;
   for (Bucket& bucket : buckets_) {
@@ -116,42 +103,21 @@ void GradientBuckets::start_ready() {
 }
 
 void GradientBuckets::start(size_t index) {
-  Bucket& bucket = buckets_[index];
   const comm::ScopedLabel label(*communicator_, bucket_label(index, buckets_.size()));
-  const int64_t n = bucket.flat.numel();
-  if (sum_ == Sum::kLastPass) {
-    bucket.handle = communicator_->start_allreduce_sum(bucket.flat.data(), n);
-    return;
-  }
-  if (sum_ == Sum::kAccumulatorsAndLastPass) {
-    backend::backend_for(device_).accumulate_double(bucket.flat.data(), sums(bucket), n);
-  }
-  bucket.handle = communicator_->start_allreduce_sum(sums(bucket), n);
+  buckets_[index].handle = start_(index, *communicator_);
 }
 
-void GradientBuckets::finish_reduction() {
+void GradientBuckets::finish_reduction(const BucketDone& done) {
   LOCKSTEP_CHECK(communicator_ != nullptr,
                  "GradientBuckets::finish_reduction: no reduction under way");
   while (next_ < buckets_.size()) start(next_++);
   comm::Communicator& communicator = *communicator_;
   communicator_ = nullptr;  // also when a wait below throws: the next step starts afresh
-  backend::Backend& backend = backend::backend_for(device_);
-  for (Bucket& bucket : buckets_) {
-    communicator.finish(bucket.handle);
-    if (sum_ != Sum::kLastPass) {
-      backend.round_to_float(sums(bucket), bucket.flat.data(), bucket.flat.numel());
-    }
+  start_ = nullptr;
+  for (size_t i = 0; i < buckets_.size(); ++i) {
+    communicator.finish(buckets_[i].handle);
+    if (done) done(i);
   }
-}
-
-void GradientBuckets::allreduce_accumulated(comm::Communicator& communicator) {
-  begin_reduction(communicator, Sum::kAccumulators);
-  finish_reduction();
-}
-
-void GradientBuckets::allreduce_grads(comm::Communicator& communicator) {
-  begin_reduction(communicator, Sum::kLastPass);
-  finish_reduction();
 }
 
 std::vector<int64_t> GradientBuckets::bucket_elements() const {

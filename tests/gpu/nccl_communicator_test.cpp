@@ -1,7 +1,8 @@
 // The NCCL communicator on one GPU, made from a local (one-process) host communicator, no
 // mpirun: device buffers go over NCCL and come back right, in order with the GPU's compute
-// stream; host buffers go to the host communicator with this communicator's deadline, step
-// and label; every collective is counted. Every test skips when no GPU answers.
+// stream; host buffers are refused and named host()'s, which is the host communicator; the
+// barrier runs there with this communicator's deadline, step and label; every collective is
+// counted. Every test skips when no GPU answers.
 #include "lockstep/comm/nccl_communicator.h"
 
 #include <cuda_runtime.h>
@@ -9,9 +10,11 @@
 
 #include <cstdint>
 #include <cstdlib>
+#include <functional>
 #include <memory>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "gpu/gpu_test.h"
@@ -64,18 +67,21 @@ class RecordingHost final : public comm::Communicator {
     record("barrier");
     local_->barrier();
   }
+  void progress() override { ++progress_calls_; }
   [[noreturn]] void abort(int code) override {
     local_->abort(code);
     std::_Exit(code);  // the local abort does not return; this says so to the compiler
   }
 
   const std::vector<Call>& calls() const { return calls_; }
+  int progress_calls() const { return progress_calls_; }
 
  private:
   void record(const char* name) { calls_.push_back({name, deadline(), step(), label()}); }
 
   std::unique_ptr<comm::Communicator> local_ = comm::make_local_communicator();
   std::vector<Call> calls_;
+  int progress_calls_ = 0;
 };
 
 // Reads n values of T at `device` with a plain cudaMemcpy: on the legacy default stream,
@@ -104,6 +110,8 @@ class NcclCommunicatorTest : public GpuTest {
 
 TEST_F(NcclCommunicatorTest, IsAGroupOfOneNamedNccl) {
   EXPECT_EQ(nccl_->name(), "nccl");
+  EXPECT_TRUE(nccl_->moves_device_memory());
+  EXPECT_EQ(&nccl_->host(), host_.get()) << "host buffers belong to the host communicator";
   EXPECT_EQ(nccl_->rank(), 0);
   EXPECT_EQ(nccl_->size(), 1);
   EXPECT_EQ(nccl_->sequence(), 0);
@@ -170,30 +178,14 @@ TEST_F(NcclCommunicatorTest, StartedAllreducesFinishWithTheirInputsInAnyOrder) {
   EXPECT_EQ(host_->sequence(), 1) << "a device allreduce went to the host communicator";
 }
 
-TEST_F(NcclCommunicatorTest, StartedHostAllreducesGoToTheHostCommunicator) {
-  std::vector<double> sums = {1.0, 2.0};
-  const int64_t handle = nccl_->start_allreduce_sum(sums.data(), 2);
-  nccl_->finish(handle);
-  EXPECT_EQ(sums, (std::vector<double>{1.0, 2.0}));
-  EXPECT_EQ(nccl_->sequence(), 1);
-  EXPECT_EQ(host_->sequence(), 2) << "the unique id, then the allreduce";
-}
-
-// The engine prefetches the next batch with start_scatterv and finishes it a step later,
-// with other collectives in between: the handle must be this communicator's, and progress()
-// must reach the host communicator.
-TEST_F(NcclCommunicatorTest, StartedScattervsFinishWithTheirRowsAfterOtherCollectives) {
-  const std::vector<float> block = {0, 1, 2, 3, 4, 5, 6, 7};
-  std::vector<float> rows(3, -1.0f);
-  const int64_t handle = nccl_->start_scatterv(block.data(), {3}, {4}, rows.data(), 0);
-  nccl_->progress();
-  std::vector<float> metrics = {1.0f};
-  nccl_->allreduce_sum(metrics.data(), 1);
-  nccl_->finish(handle);
-  EXPECT_EQ(rows, (std::vector<float>{4, 5, 6}));
-  EXPECT_EQ(nccl_->sequence(), 2);
-  EXPECT_EQ(host_->sequence(), 3) << "the unique id, the scatterv, the allreduce";
-  EXPECT_THROW(nccl_->finish(handle), Error) << "a handle is finished once";
+// The engine prefetches the next batch on host() while backward runs, and lets it advance
+// through this communicator's progress() between layers: progress() must reach the host.
+TEST_F(NcclCommunicatorTest, ProgressReachesTheHostCommunicator) {
+  RecordingHost host;
+  const std::unique_ptr<comm::Communicator> nccl = comm::make_nccl_communicator(host, gpu_device());
+  nccl->progress();
+  nccl->progress();
+  EXPECT_EQ(host.progress_calls(), 2);
 }
 
 TEST_F(NcclCommunicatorTest, BroadcastOfDeviceBytesFromRootZero) {
@@ -218,37 +210,45 @@ TEST_F(NcclCommunicatorTest, AllgatherOfDeviceBytesCopiesThisRanksBlock) {
   EXPECT_EQ(host_->sequence(), 1);
 }
 
-// Host memory goes to the host communicator: its own count moves, and the values are right.
-TEST_F(NcclCommunicatorTest, HostBuffersGoToTheHostCommunicator) {
+// Host memory is host()'s to move: given here, every collective refuses it before any
+// communication and says where it belongs; host() then takes it.
+TEST_F(NcclCommunicatorTest, HostBuffersAreRefusedAndNameHost) {
   std::vector<double> sums = {1.5, -2.0, 3.0};
-  nccl_->allreduce_sum(sums.data(), 3);
-  EXPECT_EQ(sums, (std::vector<double>{1.5, -2.0, 3.0}));
   std::vector<float> metrics = {4.0f, 5.0f};
-  nccl_->allreduce_sum(metrics.data(), 2);
   int64_t word = 42;
-  nccl_->broadcast(&word, sizeof(word), 0);
-  EXPECT_EQ(word, 42);
   const uint64_t mine = 0xfeedULL;
   uint64_t all = 0;
-  nccl_->allgather(&mine, sizeof(mine), &all);
-  EXPECT_EQ(all, mine);
-  // Batches: rank 0 scatters rows of a host block and gathers them back elsewhere.
   const std::vector<float> block = {0, 1, 2, 3, 4, 5, 6, 7};
   std::vector<float> rows(3, -1.0f), gathered(8, -1.0f);
-  nccl_->scatterv(block.data(), {3}, {2}, rows.data(), 0);
-  EXPECT_EQ(rows, (std::vector<float>{2, 3, 4}));
-  nccl_->gatherv(rows.data(), {3}, {5}, gathered.data(), 0);
-  EXPECT_EQ(gathered, (std::vector<float>{-1, -1, -1, -1, -1, 2, 3, 4}));
-  nccl_->barrier();
-  // Page-locked host memory is host memory too.
   auto* pinned = static_cast<float*>(gpu().allocate_pinned(4 * sizeof(float)));
-  nccl_->allreduce_sum(pinned, 4);
+  const std::vector<std::pair<const char*, std::function<void()>>> calls = {
+      {"allreduce of host doubles", [&] { nccl_->allreduce_sum(sums.data(), 3); }},
+      {"started allreduce of host doubles", [&] { nccl_->start_allreduce_sum(sums.data(), 3); }},
+      {"allreduce of host floats", [&] { nccl_->allreduce_sum(metrics.data(), 2); }},
+      {"allreduce of page-locked floats", [&] { nccl_->allreduce_sum(pinned, 4); }},
+      {"broadcast", [&] { nccl_->broadcast(&word, sizeof(word), 0); }},
+      {"allgather", [&] { nccl_->allgather(&mine, sizeof(mine), &all); }},
+      {"scatterv", [&] { nccl_->scatterv(block.data(), {3}, {2}, rows.data(), 0); }},
+      {"started scatterv", [&] { nccl_->start_scatterv(block.data(), {3}, {2}, rows.data(), 0); }},
+      {"gatherv", [&] { nccl_->gatherv(rows.data(), {3}, {5}, gathered.data(), 0); }},
+  };
+  for (const auto& [what, call] : calls) {
+    const std::string message = error_message(call);
+    EXPECT_NE(message.find("host()"), std::string::npos) << what << ": " << message;
+  }
   gpu().deallocate_pinned(pinned, 4 * sizeof(float));
-  EXPECT_EQ(host_->sequence(), 1 + 8) << "the unique id, then the eight host collectives";
-  EXPECT_EQ(nccl_->sequence(), 8);
+  EXPECT_NE(error_message([&] { nccl_->allreduce_sum(sums.data(), 3); })
+                .find("is in host memory, expected GPU memory"),
+            std::string::npos);
+  EXPECT_EQ(nccl_->sequence(), 0) << "a refused call was counted";
+  EXPECT_EQ(host_->sequence(), 1) << "a refused call reached the host communicator";
+  // host() is the host communicator, which takes host buffers.
+  nccl_->host().allreduce_sum(sums.data(), 3);
+  EXPECT_EQ(sums, (std::vector<double>{1.5, -2.0, 3.0}));
+  EXPECT_EQ(host_->sequence(), 2);
 }
 
-TEST_F(NcclCommunicatorTest, HostCollectivesCarryThisCommunicatorsDeadlineStepAndLabel) {
+TEST_F(NcclCommunicatorTest, TheBarrierCarriesThisCommunicatorsDeadlineStepAndLabel) {
   RecordingHost host;
   host.set_deadline(7.0);
   host.set_step(-1);
@@ -256,27 +256,27 @@ TEST_F(NcclCommunicatorTest, HostCollectivesCarryThisCommunicatorsDeadlineStepAn
   const std::unique_ptr<comm::Communicator> nccl = comm::make_nccl_communicator(host, gpu_device());
   nccl->set_deadline(30.0);
   nccl->set_step(12);
-  std::vector<float> metrics = {1.0f, 2.0f, 3.0f};
   {
-    const comm::ScopedLabel label(*nccl, "metrics");
-    nccl->allreduce_sum(metrics.data(), 3);
+    const comm::ScopedLabel label(*nccl, "before the checkpoint");
+    nccl->barrier();
   }
   nccl->barrier();
-  ASSERT_EQ(host.calls().size(), 3u);  // unique id, allreduce, barrier
+  ASSERT_EQ(host.calls().size(), 3u);  // unique id, barrier, barrier
   EXPECT_EQ(host.calls()[0].label, "NCCL unique id");
-  EXPECT_EQ(host.calls()[1].name, "allreduce_sum");
+  EXPECT_EQ(host.calls()[1].name, "barrier");
   EXPECT_EQ(host.calls()[1].deadline_s, 30.0);
   EXPECT_EQ(host.calls()[1].step, 12);
-  EXPECT_EQ(host.calls()[1].label, "metrics");
+  EXPECT_EQ(host.calls()[1].label, "before the checkpoint");
   EXPECT_EQ(host.calls()[2].name, "barrier");
   EXPECT_EQ(host.calls()[2].label, "");
+  EXPECT_EQ(nccl->sequence(), 2);
   // The host's own settings are back for its other users.
   EXPECT_EQ(host.deadline(), 7.0);
   EXPECT_EQ(host.step(), -1);
   EXPECT_EQ(host.label(), "host's own");
 }
 
-// sequence() numbers every collective, device or host, empty or not, as on every rank.
+// sequence() numbers every collective, empty or not, as on every rank.
 TEST_F(NcclCommunicatorTest, SequenceCountsEveryCall) {
   DeviceBuffer<float> device(std::vector<float>(16, 1.0f));
   DeviceBuffer<double> device_doubles(std::vector<double>(16, 1.0));
@@ -290,8 +290,6 @@ TEST_F(NcclCommunicatorTest, SequenceCountsEveryCall) {
   check("device float allreduce");
   nccl_->allreduce_sum(device_doubles.get(), 16);
   check("device double allreduce");
-  nccl_->allreduce_sum(host.data(), 16);
-  check("host allreduce");
   nccl_->allreduce_sum(static_cast<float*>(nullptr), 0);
   check("empty allreduce");
   nccl_->broadcast(device.get(), 64, 0);
@@ -300,10 +298,9 @@ TEST_F(NcclCommunicatorTest, SequenceCountsEveryCall) {
   check("empty broadcast");
   nccl_->allgather(device.get(), 0, device.get());
   check("empty allgather");
-  nccl_->scatterv(host.data(), {0}, {0}, nullptr, 0);
-  check("empty scatterv");
-  nccl_->gatherv(nullptr, {0}, {0}, host.data(), 0);
-  check("empty gatherv");
+  const int64_t handle = nccl_->start_allreduce_sum(static_cast<double*>(nullptr), 0);
+  check("empty started allreduce");
+  nccl_->finish(handle);
   nccl_->barrier();
   check("barrier");
 }
@@ -328,17 +325,38 @@ TEST_F(NcclCommunicatorTest, BadArgumentsThrowBeforeAnyCommunication) {
             std::string::npos);
   EXPECT_NE(error_message([&] { nccl_->broadcast(buffer.get(), 32, 1); }).find("root"),
             std::string::npos);
-  // Batches are host memory: a GPU buffer in scatterv or gatherv is named, not sent to MPI.
+  // Batches are host memory: scatterv and gatherv name host(), whatever the buffers.
   std::vector<float> host(8, 0.0f);
   const std::string scatter =
       error_message([&] { nccl_->scatterv(buffer.get(), {8}, {0}, host.data(), 0); });
-  EXPECT_NE(scatter.find("send is in GPU memory"), std::string::npos) << scatter;
+  EXPECT_NE(scatter.find("scatter them over host()"), std::string::npos) << scatter;
   const std::string gather =
       error_message([&] { nccl_->gatherv(host.data(), {8}, {0}, buffer.get(), 0); });
-  EXPECT_NE(gather.find("receive is in GPU memory"), std::string::npos) << gather;
+  EXPECT_NE(gather.find("gather them over host()"), std::string::npos) << gather;
+  // Both sides of an allgather must be GPU memory.
   const std::string mixed = error_message([&] { nccl_->allgather(host.data(), 32, buffer.get()); });
-  EXPECT_NE(mixed.find("same side"), std::string::npos) << mixed;
+  EXPECT_NE(mixed.find("send is in host memory, expected GPU memory"), std::string::npos) << mixed;
   EXPECT_EQ(nccl_->sequence(), 0) << "a rejected call was counted";
+}
+
+// Ranks that share a GPU stage device buffers through the host: the same capability, and the
+// same refusal of host buffers, as NCCL.
+TEST_F(NcclCommunicatorTest, TheHostStagedCommunicatorTakesDeviceBuffersOnly) {
+  const std::unique_ptr<comm::Communicator> staged =
+      comm::make_host_staged_communicator(*host_, gpu_device());
+  EXPECT_TRUE(staged->moves_device_memory());
+  EXPECT_EQ(&staged->host(), host_.get());
+  const std::vector<float> input = random_floats(1000, rng_);
+  DeviceBuffer<float> buffer(input);
+  staged->allreduce_sum(buffer.get(), 1000);
+  EXPECT_EQ(buffer.download(), input);
+  std::vector<double> sums = {1.0, 2.0};
+  const std::string message = error_message([&] { staged->allreduce_sum(sums.data(), 2); });
+  EXPECT_NE(message.find("host()"), std::string::npos) << message;
+  uint64_t mine = 1, all = 0;
+  const std::string gathered = error_message([&] { staged->allgather(&mine, 8, &all); });
+  EXPECT_NE(gathered.find("host()"), std::string::npos) << gathered;
+  EXPECT_EQ(staged->sequence(), 1) << "only the device allreduce counts";
 }
 
 TEST_F(NcclCommunicatorTest, MakingOneNeedsAGpuThatExists) {

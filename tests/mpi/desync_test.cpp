@@ -138,9 +138,10 @@ TEST(Desync, RankOutOfStepDuringFitStopsEveryRankAtTheNextStep) {
   Replica replica;
   std::vector<float> after_step_two;
   const std::string message = fit_error(replica, four_steps(), [&](const StepReport& report) {
-    if (report.step != 2) return;
+    if (report.step != 2) return FitControl::kContinue;
     after_step_two = replica.weights();
     if (last_rank()) replica.engine->set_step(3);  // as if it had run a step more
+    return FitControl::kContinue;
   });
   expect_contains(message, "ranks are out of step at the start of a step");
   expect_contains(message, last_rank_differs("step", 3, 4));

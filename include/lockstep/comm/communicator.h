@@ -1,6 +1,6 @@
 // Communicator: the collectives the data-parallel engine needs, over some group of ranks.
 // Implementations: MpiCommunicator (host memory, any launcher), LocalCommunicator (one
-// process); an NCCL one for device memory plugs in behind the same interface.
+// process), and for device memory the NCCL and host-staged communicators (nccl_communicator.h).
 // Every rank of the group must call each collective in the same order with matching sizes;
 // a rank with nothing to contribute (zero rows) still calls it. A communicator counts its
 // collectives and knows what its caller is doing, so that one that never completes (a peer
@@ -23,8 +23,16 @@ class Communicator {
 
   virtual int rank() const = 0;
   virtual int size() const = 0;
-  // "mpi", "local", ...
+  // "mpi", "local", ...: for messages and reports. What a communicator can do is asked by
+  // type (moves_device_memory), never by name.
   virtual std::string name() const = 0;
+  // Whether its collectives take buffers in device (GPU) memory: true for the NCCL and the
+  // host-staged communicators, which take device buffers only; false for MPI and local, which
+  // take host buffers only.
+  virtual bool moves_device_memory() const { return false; }
+  // The communicator for host buffers (metrics, checks, batches): this one, unless it moves
+  // device memory; then the host communicator it was made from.
+  virtual Communicator& host() { return *this; }
 
   // Copies root's `bytes` bytes at `data` into `data` on every rank.
   virtual void broadcast(void* data, int64_t bytes, int root) = 0;

@@ -1,9 +1,8 @@
-// NCCL communicator: the collectives of a group of ranks that each drive one GPU. Device
-// memory moves over NCCL (gradient buckets, broadcasts of weights); host memory (metrics,
-// agreement checks, batches scattered from rank 0) goes through the host communicator it
-// was made from, so one object serves the whole engine. Collectives honour the deadline
-// (Communicator::set_deadline): a stuck NCCL call aborts the NCCL communicator and ends
-// the job with kExitCollectiveTimeout instead of hanging.
+// Communicators for device memory: NCCL, and the host-staged one for ranks that share a GPU.
+// Both take device buffers only (moves_device_memory); host buffers (metrics, agreement
+// checks, batches scattered from rank 0) go through host(), the communicator they were made
+// from. Collectives honour the deadline (Communicator::set_deadline): a stuck NCCL call aborts
+// the NCCL communicator and ends the job with kExitCollectiveTimeout instead of hanging.
 #pragma once
 
 #include <memory>
@@ -20,8 +19,8 @@ namespace lockstep::comm {
 std::unique_ptr<Communicator> make_nccl_communicator(Communicator& host, Device device);
 
 // For ranks that share a GPU, which NCCL refuses: device buffers are copied to a page-locked
-// host buffer, reduced or broadcast over `host`, and copied back; host buffers go to `host`
-// as they are. Throws lockstep::Error when this build has no CUDA.
+// host buffer, reduced or broadcast over `host`, and copied back. `host` must outlive the
+// result. Throws lockstep::Error when this build has no CUDA.
 std::unique_ptr<Communicator> make_host_staged_communicator(Communicator& host, Device device);
 
 }  // namespace lockstep::comm

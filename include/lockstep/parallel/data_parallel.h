@@ -21,6 +21,7 @@
 namespace lockstep::parallel {
 
 class GradientBuckets;
+class GradientReducer;
 
 // Loss and accuracy over `samples` rows, reduced across ranks: loss is the mean of the
 // per-sample losses, accuracy the fraction of rows whose argmax matches the label.
@@ -122,19 +123,36 @@ class DataParallel {
   const DataParallelOptions& options() const { return options_; }
 
  private:
-  // Runs forward (+ loss, backward, gradient allreduce and update when training) on this
-  // rank's rows of a global batch of `batch_rows` rows; returns the metrics summed over ranks.
-  nn::LossValue run_step(const Tensor& inputs, const Tensor& targets, int64_t batch_rows,
-                         int64_t first_sample, bool training, uint64_t seed);
+  // One training step on this rank's rows (starting at row `first_sample` of a global batch
+  // of `batch_rows` rows): forward, loss, backward, gradients summed over ranks, update.
+  // Returns the step's metrics summed over ranks.
+  nn::LossValue train_step(const Tensor& inputs, const Tensor& targets, int64_t batch_rows,
+                           int64_t first_sample, uint64_t seed);
+  // Forward and loss in eval mode on this rank's rows of an evaluation batch; returns the
+  // metrics summed over ranks.
+  nn::LossValue evaluate_batch(const Tensor& inputs, const Tensor& targets,
+                               int64_t first_sample);
+  // Forward over `inputs` and the loss against `targets`, added into loss_totals_; leaves the
+  // loss gradient in output_grad_.
+  void forward_and_loss(const Tensor& inputs, const Tensor& targets,
+                        const nn::ForwardContext& context);
+  // Loss sum, rows and correct rows, each summed over every rank.
+  nn::LossValue sum_over_ranks(const nn::LossValue& local);
   void check_compiled(const char* what) const;
 
   nn::Sequential& model_;
+  // Collectives on host memory (checks, weights at start, batches, metrics): the given
+  // communicator's host().
   comm::Communicator& communicator_;
+  // Gradient sums: the given communicator for a GPU (it moves device memory), its host() for
+  // the CPU.
+  comm::Communicator& gradient_communicator_;
   Device device_;
   DataParallelOptions options_;
   std::unique_ptr<nn::Loss> loss_;
   std::unique_ptr<optim::Optimizer> optimizer_;
   std::unique_ptr<GradientBuckets> buckets_;
+  std::unique_ptr<GradientReducer> reducer_;  // exact or fast (options_.micro_batch)
   std::vector<std::vector<nn::Parameter*>> layer_parameters_;  // by layer index
   Tensor output_grad_;  // reused across steps
   std::unique_ptr<nn::LossAccumulator> loss_totals_;  // a step's loss, summed on device_

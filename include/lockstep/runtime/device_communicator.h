@@ -1,6 +1,6 @@
 // DeviceCommunicator: the communicator a DataParallel on `device` needs — the world itself for
-// the CPU, an NCCL communicator made over the world for a GPU (which still sends host memory
-// through the world), or, when ranks of a node share a GPU (which NCCL refuses), the world
+// the CPU, an NCCL communicator made over the world for a GPU (whose host() is the world, for
+// host memory), or, when ranks of a node share a GPU (which NCCL refuses), the world
 // with device buffers staged through pinned host memory. The apps and benchmarks pick it the
 // same way through this.
 #pragma once

@@ -1,11 +1,12 @@
-// HostStagedCommunicator: device buffers reduced over the host communicator (MPI) through a
-// page-locked staging buffer. NCCL refuses two ranks of one communicator on the same GPU
-// ("Duplicate GPU detected"), so ranks that share GPUs (--allow-gpu-sharing) move their
-// gradients this way: a copy to the host, the MPI collective, a copy back. Slower than NCCL,
-// but it keeps every collective, deadline and report of the host communicator.
+// HostStagedCommunicator: device buffers reduced or broadcast over the host communicator (MPI)
+// through a page-locked staging buffer, for ranks that share a GPU.
+//
+// NCCL refuses two ranks of one communicator on the same GPU ("Duplicate GPU detected"), so
+// ranks that share GPUs (--allow-gpu-sharing) move their gradients this way: a copy to the
+// host, the MPI collective, a copy back. Slower than NCCL, but it keeps every collective,
+// deadline and report of the host communicator. Host buffers go through host() instead.
 #include <cuda_runtime.h>
 
-#include <algorithm>
 #include <cstdlib>
 
 #include "backend/cuda/cuda_check.h"
@@ -18,11 +19,17 @@ namespace lockstep::comm {
 
 namespace {
 
-bool in_device_memory(const void* pointer) {
-  if (pointer == nullptr) return false;
+// Throws unless `pointer` is in device (or managed) memory: host buffers belong to host().
+void require_device(const char* where, const char* what, const void* pointer,
+                    const Communicator& host) {
+  LOCKSTEP_CHECK(pointer != nullptr, where << ": " << what << " is null, expected GPU memory");
   cudaPointerAttributes attributes{};
   LOCKSTEP_CUDA_CHECK(cudaPointerGetAttributes(&attributes, pointer));
-  return attributes.type == cudaMemoryTypeDevice || attributes.type == cudaMemoryTypeManaged;
+  LOCKSTEP_CHECK(
+      attributes.type == cudaMemoryTypeDevice || attributes.type == cudaMemoryTypeManaged,
+      where << ": " << what << " is in host memory, expected GPU memory; host buffers go "
+                               "through host() (the "
+            << host.name() << " communicator)");
 }
 
 class HostStagedCommunicator final : public Communicator {
@@ -38,35 +45,33 @@ class HostStagedCommunicator final : public Communicator {
   int rank() const override { return host_.rank(); }
   int size() const override { return host_.size(); }
   std::string name() const override { return host_.name() + "+staging"; }
+  bool moves_device_memory() const override { return true; }
+  Communicator& host() override { return host_; }
 
+  // Empty collectives (0 bytes) have nothing to stage: they run on the host as they are.
   void broadcast(void* data, int64_t bytes, int root) override {
+    if (bytes > 0) require_device("HostStagedCommunicator::broadcast", "data", data, host_);
     next_sequence();
     const detail::HostScope scope(host_, *this);
-    if (!in_device_memory(data)) return host_.broadcast(data, bytes, root);
-    void* host = stage(static_cast<size_t>(std::max<int64_t>(bytes, 0)));
+    if (bytes <= 0) return host_.broadcast(data, bytes, root);
+    void* host = stage(static_cast<size_t>(bytes));
     if (rank() == root) backend_.copy_to_host(host, data, static_cast<size_t>(bytes));
     host_.broadcast(host, bytes, root);
     backend_.copy_from_host(data, host, static_cast<size_t>(bytes));
   }
   void allreduce_sum(float* data, int64_t count) override { reduce(data, count); }
   void allreduce_sum(double* data, int64_t count) override { reduce(data, count); }
-  void scatterv(const float* send, const std::vector<int64_t>& counts,
-                const std::vector<int64_t>& displacements, float* receive, int root) override {
-    next_sequence();
-    const detail::HostScope scope(host_, *this);
-    host_.scatterv(send, counts, displacements, receive, root);
+  // Only reductions and broadcasts are staged (what gradients and weights need); the rest is
+  // host memory, which host() moves.
+  void scatterv(const float*, const std::vector<int64_t>&, const std::vector<int64_t>&, float*,
+                int) override {
+    host_only("scatterv");
   }
-  void gatherv(const float* send, const std::vector<int64_t>& counts,
-               const std::vector<int64_t>& displacements, float* receive, int root) override {
-    next_sequence();
-    const detail::HostScope scope(host_, *this);
-    host_.gatherv(send, counts, displacements, receive, root);
+  void gatherv(const float*, const std::vector<int64_t>&, const std::vector<int64_t>&, float*,
+               int) override {
+    host_only("gatherv");
   }
-  void allgather(const void* send, int64_t bytes, void* receive) override {
-    next_sequence();
-    const detail::HostScope scope(host_, *this);
-    host_.allgather(send, bytes, receive);
-  }
+  void allgather(const void*, int64_t, void*) override { host_only("allgather"); }
   void barrier() override {
     next_sequence();
     const detail::HostScope scope(host_, *this);
@@ -78,12 +83,21 @@ class HostStagedCommunicator final : public Communicator {
   }
 
  private:
+  [[noreturn]] void host_only(const char* collective) const {
+    LOCKSTEP_THROW("HostStagedCommunicator::" << collective
+                                              << ": stages reductions and broadcasts of GPU "
+                                                 "memory only; run it on host memory over host() "
+                                                 "(the "
+                                              << host_.name() << " communicator)");
+  }
+
   template <typename T>
   void reduce(T* data, int64_t count) {
+    if (count > 0) require_device("HostStagedCommunicator::allreduce_sum", "data", data, host_);
     next_sequence();
     const detail::HostScope scope(host_, *this);
-    if (!in_device_memory(data)) return host_.allreduce_sum(data, count);
-    const size_t bytes = static_cast<size_t>(std::max<int64_t>(count, 0)) * sizeof(T);
+    if (count <= 0) return host_.allreduce_sum(data, count);
+    const size_t bytes = static_cast<size_t>(count) * sizeof(T);
     T* host = static_cast<T*>(stage(bytes));
     backend_.copy_to_host(host, data, bytes);
     host_.allreduce_sum(host, count);

@@ -1,6 +1,6 @@
 // NcclCommunicator: set-up (the unique id over the host communicator, a non-blocking
-// ncclCommInitRankConfig), routing by memory kind, and the collectives. Waiting, timeouts
-// and aborts are in nccl_wait.cpp.
+// ncclCommInitRankConfig), the check that buffers are in this GPU's memory, and the
+// collectives. Waiting, timeouts and aborts are in nccl_wait.cpp.
 #include "comm/nccl/nccl_communicator.h"
 
 #include <cstdint>
@@ -96,29 +96,21 @@ NcclCommunicator::~NcclCommunicator() {
   release_cuda_objects();
 }
 
-NcclCommunicator::Memory NcclCommunicator::memory_of(const char* where, const char* what,
-                                                     const void* pointer) const {
-  if (pointer == nullptr) return Memory::kHost;
+void NcclCommunicator::require_device(const char* where, const char* what,
+                                      const void* pointer) const {
+  LOCKSTEP_CHECK(pointer != nullptr, where << ": " << what << " is null, expected GPU memory");
   cudaPointerAttributes attributes{};
   // Since CUDA 11 this succeeds for any pointer; plain host memory is
   // cudaMemoryTypeUnregistered.
   LOCKSTEP_CUDA_CHECK(cudaPointerGetAttributes(&attributes, pointer));
-  if (attributes.type == cudaMemoryTypeManaged) return Memory::kDevice;
-  if (attributes.type != cudaMemoryTypeDevice) return Memory::kHost;
+  if (attributes.type == cudaMemoryTypeManaged) return;
+  LOCKSTEP_CHECK(attributes.type == cudaMemoryTypeDevice,
+                 where << ": " << what << " is in " << memory_name(attributes.type)
+                       << ", expected GPU memory; host buffers go through host() (the "
+                       << host_.name() << " communicator)");
   LOCKSTEP_CHECK(attributes.device == ordinal_,
                  where << ": " << what << " is in the memory of cuda:" << attributes.device
                        << ", but this NCCL communicator runs on cuda:" << ordinal_);
-  return Memory::kDevice;
-}
-
-void NcclCommunicator::require_host(const char* where, const char* what,
-                                    const void* pointer) const {
-  if (memory_of(where, what, pointer) == Memory::kHost) return;
-  cudaPointerAttributes attributes{};
-  LOCKSTEP_CUDA_CHECK(cudaPointerGetAttributes(&attributes, pointer));
-  LOCKSTEP_THROW(where << ": " << what << " is in " << memory_name(attributes.type)
-                       << "; scatterv and gatherv move host memory over the host communicator ("
-                       << host_.name() << "): stage the rows through a host buffer");
 }
 
 NcclCommunicator::Operation NcclCommunicator::begin(const char* name, const char* nccl_call,
@@ -131,12 +123,11 @@ void NcclCommunicator::broadcast(void* data, int64_t bytes, int root) {
   detail::check_root(where, root, size_);
   detail::check_length(where, "bytes", bytes);
   detail::check_buffer(where, "data", data, bytes);
-  if (bytes == 0 || memory_of(where, "data", data) == Memory::kHost) {
-    const HostScope scope(host_, *this);
+  if (bytes == 0) {  // the same on every rank: nothing to move
     next_sequence();
-    host_.broadcast(data, bytes, root);
     return;
   }
+  require_device(where, "data", data);
   const Operation op = begin("broadcast", "ncclBroadcast", bytes);
   const backend::cuda::DeviceGuard guard(ordinal_);
   order_after_compute(op);
@@ -167,19 +158,18 @@ int64_t NcclCommunicator::start_allreduce(T* data, int64_t count, ncclDataType_t
   detail::check_length(where, "count", count);
   detail::check_buffer(where, "data", data, count);
   const int64_t bytes = count * static_cast<int64_t>(sizeof(T));
-  if (count == 0 || memory_of(where, "data", data) == Memory::kHost) {
-    const HostScope scope(host_, *this);
-    const Operation op = begin("allreduce_sum", "", bytes);
-    const int64_t host_handle = host_.start_allreduce_sum(data, count);
-    pending_.emplace(op.sequence, Pending{op, label(), true, host_handle, nullptr});
+  if (count == 0) {  // the same on every rank: nothing to move or wait for
+    const Operation op = begin("allreduce_sum", "", 0);
+    pending_.emplace(op.sequence, Pending{op, label(), nullptr});
     return op.sequence;
   }
+  require_device(where, "data", data);
   const Operation op = begin("allreduce_sum", "ncclAllReduce", bytes);
   const backend::cuda::DeviceGuard guard(ordinal_);
   order_after_compute(op);
   const cudaEvent_t done = enqueued(
       op, ncclAllReduce(data, data, static_cast<size_t>(count), type, ncclSum, comm_, stream_));
-  pending_.emplace(op.sequence, Pending{op, label(), false, -1, done});
+  pending_.emplace(op.sequence, Pending{op, label(), done});
   return op.sequence;
 }
 
@@ -189,12 +179,8 @@ void NcclCommunicator::finish(int64_t handle) {
                                            << handle << " was started and left unfinished");
   const Pending pending = it->second;
   pending_.erase(it);  // also when the wait below throws: the handle is spent
+  if (pending.done == nullptr) return;
   const ScopedLabel label(*this, pending.label);
-  if (pending.on_host) {
-    const HostScope scope(host_, *this);
-    host_.finish(pending.host_handle);
-    return;
-  }
   const backend::cuda::DeviceGuard guard(ordinal_);
   complete(pending.op, pending.done);
 }
@@ -207,33 +193,21 @@ void NcclCommunicator::scatterv(const float* send, const std::vector<int64_t>& c
   finish(start_scatterv(send, counts, displacements, receive, root));
 }
 
-int64_t NcclCommunicator::start_scatterv(const float* send, const std::vector<int64_t>& counts,
-                                         const std::vector<int64_t>& displacements, float* receive,
-                                         int root) {
-  const char* where = "NcclCommunicator::scatterv";
-  detail::check_root(where, root, size_);
-  detail::check_layout(where, counts, displacements, size_);
-  if (rank_ == root) require_host(where, "send", send);  // only root's send is read
-  if (counts[static_cast<size_t>(rank_)] > 0) require_host(where, "receive", receive);
-  // The host communicator checks the buffers against the layout, as it would alone.
-  const HostScope scope(host_, *this);
-  const Operation op = begin("scatterv", "", 0);
-  const int64_t host_handle = host_.start_scatterv(send, counts, displacements, receive, root);
-  pending_.emplace(op.sequence, Pending{op, label(), true, host_handle, nullptr});
-  return op.sequence;
+int64_t NcclCommunicator::start_scatterv(const float* /*send*/,
+                                         const std::vector<int64_t>& /*counts*/,
+                                         const std::vector<int64_t>& /*displacements*/,
+                                         float* /*receive*/, int /*root*/) {
+  LOCKSTEP_THROW("NcclCommunicator::scatterv: the NCCL communicator moves GPU memory, and "
+                 "batches are host memory: scatter them over host() (the "
+                 << host_.name() << " communicator)");
 }
 
-void NcclCommunicator::gatherv(const float* send, const std::vector<int64_t>& counts,
-                               const std::vector<int64_t>& displacements, float* receive,
-                               int root) {
-  const char* where = "NcclCommunicator::gatherv";
-  detail::check_root(where, root, size_);
-  detail::check_layout(where, counts, displacements, size_);
-  if (counts[static_cast<size_t>(rank_)] > 0) require_host(where, "send", send);
-  if (rank_ == root) require_host(where, "receive", receive);  // only root's is written
-  const HostScope scope(host_, *this);
-  next_sequence();
-  host_.gatherv(send, counts, displacements, receive, root);
+void NcclCommunicator::gatherv(const float* /*send*/, const std::vector<int64_t>& /*counts*/,
+                               const std::vector<int64_t>& /*displacements*/,
+                               float* /*receive*/, int /*root*/) {
+  LOCKSTEP_THROW("NcclCommunicator::gatherv: the NCCL communicator moves GPU memory, and "
+                 "gathered rows are host memory: gather them over host() (the "
+                 << host_.name() << " communicator)");
 }
 
 void NcclCommunicator::allgather(const void* send, int64_t bytes, void* receive) {
@@ -241,20 +215,12 @@ void NcclCommunicator::allgather(const void* send, int64_t bytes, void* receive)
   detail::check_length(where, "bytes", bytes);
   detail::check_buffer(where, "send", send, bytes);
   detail::check_buffer(where, "receive", receive, bytes);
-  // Zero bytes go to the host communicator, whatever the pointers: on every rank alike.
-  const Memory send_memory = bytes > 0 ? memory_of(where, "send", send) : Memory::kHost;
-  const Memory receive_memory = bytes > 0 ? memory_of(where, "receive", receive) : Memory::kHost;
-  LOCKSTEP_CHECK(send_memory == receive_memory,
-                 where << ": send is in " << (send_memory == Memory::kDevice ? "GPU" : "host")
-                       << " memory but receive in "
-                       << (receive_memory == Memory::kDevice ? "GPU" : "host")
-                       << " memory; both must be on the same side");
-  if (send_memory == Memory::kHost) {
-    const HostScope scope(host_, *this);
+  if (bytes == 0) {  // the same on every rank: nothing to move
     next_sequence();
-    host_.allgather(send, bytes, receive);
     return;
   }
+  require_device(where, "send", send);
+  require_device(where, "receive", receive);
   // NCCL reads send while writing receive: they may share memory only as NCCL's in-place
   // form, send being this rank's own slot of receive.
   const auto s = reinterpret_cast<uintptr_t>(send);

@@ -1,8 +1,6 @@
-// NcclCommunicator: the Communicator of ranks that each drive one GPU. Collectives on GPU
-// memory run over NCCL; those on host memory go to the host communicator it was made from
-// (MPI, or local for one process), so the engine uses one object for gradients, weights,
-// metrics and batches. Routing is by where the buffer lives (cudaPointerGetAttributes), so
-// every rank must pass the same kind of memory to a collective, as the engine does.
+// NcclCommunicator: the Communicator of ranks that each drive one GPU; its collectives take
+// GPU memory and run over NCCL. Host buffers go through host(), the communicator it was made
+// from (MPI, or local for one process); a host buffer given here is an error, not rerouted.
 //
 // NCCL runs on a stream of its own. Each collective starts after the work already queued on
 // the GPU's compute stream (the CUDA backend's), and the compute stream's later work waits
@@ -44,32 +42,36 @@ class NcclCommunicator final : public Communicator {
   int rank() const override { return rank_; }
   int size() const override { return size_; }
   std::string name() const override { return "nccl"; }
+  bool moves_device_memory() const override { return true; }
+  Communicator& host() override { return host_; }
 
+  // Buffers in this GPU's memory (managed memory too). Empty collectives (0 bytes) are
+  // counted and move nothing.
   void broadcast(void* data, int64_t bytes, int root) override;
   void allreduce_sum(float* data, int64_t count) override;
   void allreduce_sum(double* data, int64_t count) override;
-  // On GPU memory: queued on NCCL's stream behind the compute stream's work so far; the
-  // compute stream does not wait for it until finish(handle). On host memory: the host
-  // communicator's own start/finish.
+  // Queued on NCCL's stream behind the compute stream's work so far; the compute stream does
+  // not wait for it until finish(handle).
   int64_t start_allreduce_sum(float* data, int64_t count) override;
   int64_t start_allreduce_sum(double* data, int64_t count) override;
-  // scatterv and gatherv move host memory only (batches staged in pinned host buffers), over
-  // the host communicator; a GPU buffer is an error. docs/gpu.md says why. A started scatterv
-  // is the host communicator's own start/finish (the engine's prefetch of the next batch).
+  void allgather(const void* send, int64_t bytes, void* receive) override;
+  // Batches are host memory (staged in pinned host buffers; docs/gpu.md says why): scatterv
+  // and gatherv are errors here that name host(), which moves them.
   void scatterv(const float* send, const std::vector<int64_t>& counts,
                 const std::vector<int64_t>& displacements, float* receive, int root) override;
   int64_t start_scatterv(const float* send, const std::vector<int64_t>& counts,
                          const std::vector<int64_t>& displacements, float* receive,
                          int root) override;
-  // Every started collective, on the GPU or on the host, is finished here: this class must
-  // override every start_* of Communicator, whose defaults finish at start.
-  void finish(int64_t handle) override;
-  // Lets the host communicator's started collectives advance (NCCL's need no help).
-  void progress() override;
   void gatherv(const float* send, const std::vector<int64_t>& counts,
                const std::vector<int64_t>& displacements, float* receive, int root) override;
-  void allgather(const void* send, int64_t bytes, void* receive) override;
-  // A host barrier: it orders the ranks' host code, not their GPU work.
+  // Every started collective is finished here: this class must override every start_* of
+  // Communicator whose default finishes at start.
+  void finish(int64_t handle) override;
+  // Lets the host communicator's started collectives advance while the engine works between
+  // them (a prefetched batch during backward); NCCL's own need no help.
+  void progress() override;
+  // A host barrier: it orders the ranks' host code, not their GPU work. It runs on host()
+  // with this communicator's deadline, step and label, and is counted here.
   void barrier() override;
   // Aborts the NCCL communicator (GPU kernels waiting for peers quit), then ends the job
   // through the host communicator.
@@ -96,18 +98,16 @@ class NcclCommunicator final : public Communicator {
   struct Pending {
     Operation op;
     std::string label;
-    bool on_host;
-    int64_t host_handle;  // the host communicator's handle, when on_host
-    cudaEvent_t done;     // fires when NCCL is done with it, when on the GPU
+    cudaEvent_t done;  // fires when NCCL is done with it; null for an empty one
   };
-  enum class Memory { kHost, kDevice };
 
-  // --- nccl_communicator.cpp: set-up, routing, the collectives ---------------------------
+  // --- nccl_communicator.cpp: set-up, memory checks, the collectives ---------------------
   void initialize();
   void release_cuda_objects() noexcept;
-  Memory memory_of(const char* where, const char* what, const void* pointer) const;
-  void require_host(const char* where, const char* what, const void* pointer) const;
-  // Numbers a collective on the GPU (host collectives call next_sequence() themselves).
+  // Throws unless `pointer` is in this GPU's memory (or managed memory), naming where
+  // it is and host() for host buffers.
+  void require_device(const char* where, const char* what, const void* pointer) const;
+  // Numbers a collective (the barrier calls next_sequence() itself).
   Operation begin(const char* name, const char* nccl_call, int64_t bytes);
   template <typename T>
   int64_t start_allreduce(T* data, int64_t count, ncclDataType_t type);

@@ -33,6 +33,13 @@ TEST(LocalCommunicator, IsRankZeroOfOne) {
   comm->barrier();
 }
 
+// A host communicator moves host memory only and is its own communicator for host buffers.
+TEST(LocalCommunicator, MovesHostMemoryOnlyAndIsItsOwnHost) {
+  auto comm = make_local_communicator();
+  EXPECT_FALSE(comm->moves_device_memory());
+  EXPECT_EQ(&comm->host(), comm.get());
+}
+
 TEST(LocalCommunicator, BroadcastAndAllreduceLeaveTheDataAsIs) {
   auto comm = make_local_communicator();
   std::vector<float> f = {1.5f, -2.0f, 3.25f};

@@ -169,6 +169,23 @@ TEST(LocalDataParallelTest, UncompiledEngineRefusesToTrain) {
   EXPECT_THROW(engine.fit(data::make_synthetic(10, {1, 4, 4}, 3, 1), FitOptions{}), Error);
 }
 
+// A GPU's gradients need a communicator that moves device memory; one that moves host memory
+// only is refused by its capability, before any collective or device work (so no GPU is
+// needed to see it).
+TEST(LocalDataParallelTest, AGpuWithAHostOnlyCommunicatorIsRefused) {
+  auto local = comm::make_local_communicator();
+  ASSERT_FALSE(local->moves_device_memory());
+  auto model = nn::build_model(small_spec(0.0), 1);
+  try {
+    DataParallel engine(*model, *local, Device::cuda(0));
+    FAIL() << "DataParallel accepted the local communicator for cuda:0";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("need a communicator that moves device memory"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
 TEST(LocalDataParallelTest, ResumingMidEpochGivesTheUninterruptedWeights) {
   // Two epochs straight equal 1.5 epochs, then a fresh engine given the weights, optimizer
   // state and step that continues from batch 3 of epoch 1 (Dropout active).
@@ -181,13 +198,9 @@ TEST(LocalDataParallelTest, ResumingMidEpochGivesTheUninterruptedWeights) {
 
   TrainingRun first(6, 0.3);
   const int64_t stop_after = 7 + 3;
-  struct Stop {};
-  try {
-    first.trainer->fit(data, options, [&](const StepReport& r) {
-      if (r.step == stop_after) throw Stop{};
-    });
-  } catch (const Stop&) {
-  }
+  first.trainer->fit(data, options, [&](const StepReport& r) {
+    return r.step == stop_after ? FitControl::kStop : FitControl::kContinue;
+  });
   TrainingRun resumed(99, 0.3);
   for (size_t i = 0; i < resumed.model->parameters().size(); ++i) {
     resumed.model->parameters()[i]->value.copy_from(first.model->parameters()[i]->value);

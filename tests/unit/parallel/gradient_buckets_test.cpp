@@ -1,5 +1,6 @@
 // Fusion buckets: parameters packed last-layer-first within the size limit, every grad a view
-// into its bucket (so backward writes straight into the buffer the allreduce sends).
+// into its bucket (so backward writes straight into the buffer the allreduce sends), buckets
+// started as backward finishes them; and the reducers' sums over the passes of a step.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -10,20 +11,14 @@
 #include "lockstep/base/error.h"
 #include "lockstep/nn/sequential.h"
 #include "parallel/gradient_buckets.h"
+#include "small_mlp.h"
+#include "parallel/gradient_reducer.h"
 
 namespace lockstep::parallel {
 namespace {
 
-// mlp-like: 1.weight [8, 16] = 128, 1.bias 8, 3.weight [4, 8] = 32, 3.bias 4.
-std::unique_ptr<nn::Sequential> model() {
-  return nn::build_model({{"name", "m"},
-                          {"input_shape", {16}},
-                          {"layers",
-                           {{{"type", "Dense"}, {"units", 8}},
-                            {{"type", "ReLU"}},
-                            {{"type", "Dense"}, {"units", 4}}}}},
-                         1);
-}
+// The small mlp (small_mlp.h).
+std::unique_ptr<nn::Sequential> model() { return small_mlp(); }
 
 TEST(GradientBucketsTest, PacksLastLayerFirstWithinTheLimit) {
   auto m = model();
@@ -65,20 +60,26 @@ TEST(GradientBucketsTest, AllreduceSumsTheAccumulatedPasses) {
   auto m = model();
   GradientBuckets buckets(m->parameters(), 1 << 20, Device::cpu());
   nn::Parameter& last_bias = *m->parameters()[3];
-  buckets.clear_accumulators();
+  auto local = comm::make_local_communicator();  // a world of one: the sum is this rank's sum
+  const std::unique_ptr<GradientReducer> exact = make_exact_reducer(buckets, *local, 3);
+  exact->begin_step(5);
   for (int64_t rows : {2, 3}) {
     m->forward(Tensor::full({rows, 16}, 0.5f), nn::ForwardContext{});
+    if (rows == 3) exact->begin_last_pass();
     m->backward(Tensor::full({rows, 4}, 1.0f));
-    buckets.accumulate();
+    if (rows == 2) exact->add_pass();
   }
-  auto local = comm::make_local_communicator();
-  buckets.allreduce_accumulated(*local);  // a world of one: the sum over ranks is this rank's sum
+  exact->finish();
   EXPECT_EQ(last_bias.grad.to_vector(), std::vector<float>(4, 5.0f));
-  buckets.clear_accumulators();
-  buckets.allreduce_accumulated(*local);
+  exact->begin_step(0);  // cleared accumulators, reduced
+  exact->finish();
   EXPECT_EQ(last_bias.grad.to_vector(), std::vector<float>(4, 0.0f));
-  m->backward(Tensor::full({3, 4}, 1.0f));  // the float path leaves one pass's grads as they are
-  buckets.allreduce_grads(*local);
+  // The float path leaves one pass's grads as they are.
+  const std::unique_ptr<GradientReducer> fast = make_fast_reducer(buckets, *local);
+  fast->begin_step(3);
+  fast->begin_last_pass();
+  m->backward(Tensor::full({3, 4}, 1.0f));
+  fast->finish();
   EXPECT_EQ(last_bias.grad.to_vector(), std::vector<float>(4, 3.0f));
 }
 
@@ -118,6 +119,14 @@ class RecordingCommunicator final : public comm::Communicator {
   }
 };
 
+// Starts a bucket as the fast reducer does: its float grads, in place.
+GradientBuckets::StartBucket in_place(GradientBuckets& buckets) {
+  return [&buckets](size_t index, comm::Communicator& communicator) {
+    return communicator.start_allreduce_sum(buckets.grads(index).data(),
+                                            buckets.grads(index).numel());
+  };
+}
+
 TEST(GradientBucketsTest, ABucketStartsAsSoonAsBackwardFinishesItsParameters) {
   // Buckets {last Dense: 36}, {first bias: 8}, {first weight: 128}. The last Dense finishes
   // first, so its bucket must be under way while the layers below are still in backward.
@@ -126,7 +135,7 @@ TEST(GradientBucketsTest, ABucketStartsAsSoonAsBackwardFinishesItsParameters) {
   RecordingCommunicator recorder;
   std::vector<size_t> starts_after_layer;
   m->forward(Tensor::full({3, 16}, 0.5f), nn::ForwardContext{});
-  buckets.begin_reduction(recorder, GradientBuckets::Sum::kLastPass);
+  buckets.begin_reduction(recorder, in_place(buckets));
   m->backward(Tensor::full({3, 4}, 1.0f), [&](size_t layer) {
     buckets.parameters_final(m->layer(layer).parameters());
     starts_after_layer.push_back(recorder.events.size());
@@ -139,27 +148,33 @@ TEST(GradientBucketsTest, ABucketStartsAsSoonAsBackwardFinishesItsParameters) {
 }
 
 TEST(GradientBucketsTest, OverlappedAccumulationEqualsAccumulatingFirst) {
-  // The exact path adds each bucket's last pass when it starts the bucket: the totals must be
-  // those of accumulating every pass up front.
+  // The exact path adds each bucket's last pass when it starts the bucket, which overlapped
+  // is while backward still writes the buckets below: the totals must be those of adding the
+  // last pass after the whole of backward.
   auto run = [](bool overlapped) {
     auto m = model();
     GradientBuckets buckets(m->parameters(), 40 * sizeof(float), Device::cpu());
     auto local = comm::make_local_communicator();
-    buckets.clear_accumulators();
+    const std::unique_ptr<GradientReducer> exact = make_exact_reducer(buckets, *local, 3);
+    exact->begin_step(5);
     for (int64_t rows : {2, 3}) {
       m->forward(Tensor::full({rows, 16}, 0.25f * static_cast<float>(rows)), nn::ForwardContext{});
       const bool last = rows == 3;
-      if (last && overlapped) {
-        buckets.begin_reduction(*local, GradientBuckets::Sum::kAccumulatorsAndLastPass);
-        m->backward(Tensor::full({rows, 4}, 1.0f),
-                    [&](size_t layer) { buckets.parameters_final(m->layer(layer).parameters()); });
-        buckets.finish_reduction();
+      if (last) {
+        exact->begin_last_pass();
+        if (overlapped) {
+          m->backward(Tensor::full({rows, 4}, 1.0f),
+                      [&](size_t layer) { exact->parameters_final(m->layer(layer).parameters()); });
+        } else {
+          m->backward(Tensor::full({rows, 4}, 1.0f));
+        }
+        exact->finish();
+        EXPECT_EQ(buckets.started_early(), overlapped ? 3u : 0u);
       } else {
         m->backward(Tensor::full({rows, 4}, 1.0f));
-        buckets.accumulate();
+        exact->add_pass();
       }
     }
-    if (!overlapped) buckets.allreduce_accumulated(*local);
     std::vector<float> grads;
     for (nn::Parameter* p : m->parameters()) {
       const std::vector<float> g = p->grad.to_vector();
@@ -174,7 +189,7 @@ TEST(GradientBucketsTest, AParameterReportedTwiceInOneStepIsAnError) {
   auto m = model();
   GradientBuckets buckets(m->parameters(), 40 * sizeof(float), Device::cpu());
   auto local = comm::make_local_communicator();
-  buckets.begin_reduction(*local, GradientBuckets::Sum::kLastPass);
+  buckets.begin_reduction(*local, in_place(buckets));
   buckets.parameters_final(m->layer(2).parameters());
   EXPECT_THROW(buckets.parameters_final(m->layer(2).parameters()), Error);
 }

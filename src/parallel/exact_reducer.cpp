@@ -1,0 +1,90 @@
+// The exact GradientReducer: micro-batch passes added into double accumulators (one per
+// bucket, on the grads' device), the accumulators allreduced in double, rounded to float once.
+#include <memory>
+#include <vector>
+
+#include "lockstep/backend/backend.h"
+#include "lockstep/base/error.h"
+#include "lockstep/tensor/storage.h"
+#include "parallel/gradient_reducer.h"
+
+namespace lockstep::parallel {
+
+namespace {
+
+class ExactReducer final : public GradientReducer {
+ public:
+  ExactReducer(GradientBuckets& buckets, comm::Communicator& communicator, int64_t micro_batch)
+      : buckets_(buckets),
+        communicator_(communicator),
+        micro_batch_(micro_batch),
+        backend_(backend::backend_for(buckets.device())) {
+    LOCKSTEP_CHECK(
+        micro_batch > 0,
+        "exact gradient reducer: expected a micro-batch of at least 1 row, found " << micro_batch);
+    for (size_t i = 0; i < buckets_.size(); ++i) {
+      const int64_t n = elements(i);
+      sums_.push_back(
+          std::make_unique<Storage>(static_cast<size_t>(n) * sizeof(double), buckets_.device()));
+      if (n > 0) backend_.fill_double(sums(i), n, 0.0);
+    }
+  }
+
+  int64_t pass_rows(int64_t /*rows*/) const override { return micro_batch_; }
+
+  void begin_step(int64_t rows) override {
+    for (size_t i = 0; i < buckets_.size(); ++i) backend_.fill_double(sums(i), elements(i), 0.0);
+    // No pass will run here: the cleared accumulators are this rank's share.
+    if (rows == 0) {
+      buckets_.begin_reduction(communicator_, [this](size_t i, comm::Communicator& c) {
+        return c.start_allreduce_sum(sums(i), elements(i));
+      });
+    }
+  }
+
+  void add_pass() override {
+    for (size_t i = 0; i < buckets_.size(); ++i) add_grads(i);
+  }
+
+  // The last pass is added bucket by bucket as each one starts, so that nothing waits for the
+  // whole of backward.
+  void begin_last_pass() override {
+    buckets_.begin_reduction(communicator_, [this](size_t i, comm::Communicator& c) {
+      add_grads(i);
+      return c.start_allreduce_sum(sums(i), elements(i));
+    });
+  }
+
+  void parameters_final(const std::vector<nn::Parameter*>& parameters) override {
+    buckets_.parameters_final(parameters);
+  }
+
+  void finish() override {
+    buckets_.finish_reduction([this](size_t i) {
+      backend_.round_to_float(sums(i), buckets_.grads(i).data(), elements(i));
+    });
+  }
+
+ private:
+  int64_t elements(size_t bucket) { return buckets_.grads(bucket).numel(); }
+  double* sums(size_t bucket) { return static_cast<double*>(sums_[bucket]->data()); }
+  void add_grads(size_t bucket) {
+    backend_.accumulate_double(buckets_.grads(bucket).data(), sums(bucket), elements(bucket));
+  }
+
+  GradientBuckets& buckets_;
+  comm::Communicator& communicator_;
+  int64_t micro_batch_;
+  backend::Backend& backend_;
+  std::vector<std::unique_ptr<Storage>> sums_;  // per bucket: [elements] doubles
+};
+
+}  // namespace
+
+std::unique_ptr<GradientReducer> make_exact_reducer(GradientBuckets& buckets,
+                                                    comm::Communicator& communicator,
+                                                    int64_t micro_batch) {
+  return std::make_unique<ExactReducer>(buckets, communicator, micro_batch);
+}
+
+}  // namespace lockstep::parallel

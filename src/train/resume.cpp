@@ -1,0 +1,77 @@
+// Resuming a run: finding its checkpoint, adopting the settings the checkpoint recorded, and
+// recording them in every checkpoint the run writes.
+#include "train/resume.h"
+
+#include <string>
+#include <utility>
+
+#include "lockstep/base/error.h"
+#include "lockstep/base/logging.h"
+#include "lockstep/io/run_settings.h"
+
+namespace lockstep::train {
+
+std::optional<io::Checkpoint> find_resume_point(comm::Communicator& world, TrainerOptions& o,
+                                                const io::CheckpointTarget& target) {
+  io::ResumePoint point = io::find_resume_checkpoint(world, o.resume, target);
+  for (const io::SkippedCheckpoint& skipped : point.skipped) {
+    if (world.rank() == 0) {
+      logging::warn("skipping checkpoint '%s': %s", skipped.path.string().c_str(),
+                    skipped.reason.c_str());
+    }
+  }
+  if (point.checkpoint) {
+    adopt_checkpoint_options(o, *point.checkpoint);
+  } else if (o.resume == "auto") {
+    logging::info("no checkpoint to resume from in '%s': starting afresh",
+                  (o.checkpoint_dir.empty() ? o.checkpoint : o.checkpoint_dir).c_str());
+  }
+  return std::move(point.checkpoint);
+}
+
+void adopt_checkpoint_options(TrainerOptions& o, const io::Checkpoint& ck) {
+  const std::string source = ck.path.string();
+  if (!o.given.optimizer) o.optimizer = ck.optimizer_name;
+  LOCKSTEP_CHECK(o.optimizer == ck.optimizer_name,
+                 "--resume: checkpoint '" << source << "' was trained with optimizer '"
+                                          << ck.optimizer_name << "', --optimizer says '"
+                                          << o.optimizer << "'");
+  if (!o.given.seed) o.seed = static_cast<int64_t>(ck.state.seed);
+  LOCKSTEP_CHECK(static_cast<uint64_t>(o.seed) == ck.state.seed,
+                 "--resume: checkpoint '" << source << "' has seed " << ck.state.seed
+                                          << ", --seed says " << o.seed
+                                          << "; a resumed run keeps its seed");
+  const io::RunSettings saved = io::read_run_settings(ck.state.extra);
+  if (saved.batch_size && !o.given.batch_size) o.batch_size = *saved.batch_size;
+  if (saved.epochs && !o.given.epochs) o.epochs = *saved.epochs;
+  if (saved.max_steps && !o.given.max_steps) o.max_steps = *saved.max_steps;
+  if (saved.data && !o.given.data) o.data = *saved.data;
+  // Micro-batches fix the arithmetic: another size still trains, but not bit for bit.
+  if (saved.micro_batch && !o.given.micro_batch) o.micro_batch = *saved.micro_batch;
+  if (saved.micro_batch && *saved.micro_batch != o.micro_batch && logging::rank() == 0) {
+    logging::warn(
+        "--micro-batch %lld differs from the checkpoint's %lld: the run goes on, but "
+        "no longer bit for bit as it would have without the stop",
+        static_cast<long long>(o.micro_batch), static_cast<long long>(*saved.micro_batch));
+  }
+  LOCKSTEP_CHECK(ck.state.position_in_epoch % o.batch_size == 0,
+                 "--resume: checkpoint '"
+                     << source << "' stopped after sample " << ck.state.position_in_epoch
+                     << " of epoch " << ck.state.epoch + 1 << ", not a multiple of --batch-size "
+                     << o.batch_size);
+}
+
+io::TrainerState run_state(const TrainerOptions& o, int world_size, int64_t step, int64_t epoch,
+                           int64_t position_in_epoch) {
+  io::TrainerState state;
+  state.step = step;
+  state.epoch = epoch;
+  state.position_in_epoch = position_in_epoch;
+  state.seed = static_cast<uint64_t>(o.seed);
+  state.world_size = world_size;
+  state.extra = io::run_settings_json({o.batch_size, o.epochs, o.max_steps, o.micro_batch, o.data});
+  state.extra["loss"] = "cross_entropy";
+  return state;
+}
+
+}  // namespace lockstep::train
