@@ -13,8 +13,8 @@
 #include <vector>
 
 #include "lockstep/backend/backend.h"
-#include "lockstep/comm/nccl_communicator.h"
 #include "lockstep/base/error.h"
+#include "lockstep/comm/nccl_communicator.h"
 #include "lockstep/data/data_source.h"
 #include "lockstep/nn/loss.h"
 #include "lockstep/nn/sequential.h"
@@ -235,7 +235,7 @@ void print_table(const nlohmann::json& r) {
   row("ranks", std::to_string(r["ranks"].get<int>()));
   // On a GPU only host-side work (data preparation) would use BLAS threads.
   row(r["device"].get<std::string>() == "cpu" ? "BLAS threads per rank"
-                                               : "BLAS threads per rank (host only)",
+                                              : "BLAS threads per rank (host only)",
       std::to_string(r["blas_threads_per_rank"].get<int>()));
   row("global batch / micro-batch",
       format("%lld / %lld", static_cast<long long>(r["global_batch"].get<int64_t>()),

@@ -2,10 +2,9 @@
 // data-parallel engine and the Trainer.
 #pragma once
 
-#include "lockstep/comm/communicator.h"
 #include "lockstep/base/device.h"
 #include "lockstep/base/error.h"
-#include "lockstep/tensor/tensor.h"
+#include "lockstep/comm/communicator.h"
 #include "lockstep/data/dataset.h"
 #include "lockstep/data/idx_dataset.h"
 #include "lockstep/data/npy.h"
@@ -18,4 +17,5 @@
 #include "lockstep/optim/optimizer.h"
 #include "lockstep/parallel/data_parallel.h"
 #include "lockstep/runtime/runtime.h"
+#include "lockstep/tensor/tensor.h"
 #include "lockstep/train/trainer.h"

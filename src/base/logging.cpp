@@ -1,12 +1,12 @@
 // Rank-aware logging: rank 0 prints progress on stdout; any rank prints warnings and errors on
 // stderr prefixed with its rank. Each line goes out in one write and is flushed at once, so
 // lines of different ranks do not interleave mid-line and nothing is lost when the job aborts.
+#include "lockstep/base/logging.h"
+
 #include <atomic>
 #include <cstdarg>
 #include <cstdio>
 #include <string>
-
-#include "lockstep/base/logging.h"
 
 namespace lockstep::logging {
 

@@ -1,5 +1,4 @@
 // AtomicFile: temporary file, fsync, rename over the target, fsync of the folder.
-#include "lockstep/base/logging.h"
 #include "lockstep/io/atomic_file.h"
 
 #include <fcntl.h>
@@ -15,6 +14,7 @@
 #include <string>
 
 #include "lockstep/base/error.h"
+#include "lockstep/base/logging.h"
 
 namespace lockstep::io {
 
@@ -69,7 +69,7 @@ AtomicFile::~AtomicFile() {
   if (fd_ >= 0) ::close(fd_);
   if (!committed_ && ::unlink(temporary_.c_str()) != 0 && errno != ENOENT) {
     logging::warn("could not remove the temporary file '%s': %s", temporary_.c_str(),
-              errno_text(errno).c_str());
+                  errno_text(errno).c_str());
   }
 }
 

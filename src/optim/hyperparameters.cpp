@@ -50,10 +50,10 @@ void HyperparameterReader::read(const char* key, float& value) {
                                                 << "\" must be a number, found "
                                                 << entry->type_name() << " " << entry->dump());
   const double number = entry->get<double>();
-  LOCKSTEP_CHECK(std::isfinite(number) &&
-                     std::fabs(number) <= double{std::numeric_limits<float>::max()},
-                 optimizer_ << ": hyperparameter \"" << key
-                            << "\" must be a finite float, found " << entry->dump());
+  LOCKSTEP_CHECK(
+      std::isfinite(number) && std::fabs(number) <= double{std::numeric_limits<float>::max()},
+      optimizer_ << ": hyperparameter \"" << key << "\" must be a finite float, found "
+                 << entry->dump());
   value = static_cast<float>(number);
 }
 
@@ -76,8 +76,8 @@ void HyperparameterReader::finish() const {
   if (unknown.empty()) return;
   std::string known;
   for (const std::string& key : known_) known += (known.empty() ? "" : ", ") + key;
-  LOCKSTEP_THROW(optimizer_ << ": unknown hyperparameter " << unknown << "; expected keys: "
-                            << known);
+  LOCKSTEP_THROW(optimizer_ << ": unknown hyperparameter " << unknown
+                            << "; expected keys: " << known);
 }
 
 }  // namespace lockstep::optim::detail

@@ -2,18 +2,17 @@
 // every optimizer rejects bad values and unknown keys with the same kind of message.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <set>
 #include <string>
-
-#include <nlohmann/json.hpp>
 
 namespace lockstep::optim::detail {
 
 // Each throws lockstep::Error naming `who` (the optimizer), `what` and the value found.
-void check_learning_rate(const char* who, float lr);                   // finite, > 0
-void check_positive(const char* who, const char* what, float value);   // finite, > 0
+void check_learning_rate(const char* who, float lr);                      // finite, > 0
+void check_positive(const char* who, const char* what, float value);      // finite, > 0
 void check_non_negative(const char* who, const char* what, float value);  // finite, >= 0
-void check_decay_rate(const char* who, const char* what, float value);  // in [0, 1)
+void check_decay_rate(const char* who, const char* what, float value);    // in [0, 1)
 
 // Reads hyperparameters from a JSON object: a key that is absent keeps its default; a key
 // of the wrong type, or one that no read asked for (checked by finish()), is an error.

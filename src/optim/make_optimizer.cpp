@@ -1,9 +1,8 @@
 // make_optimizer: the name -> optimizer table used to rebuild an optimizer from a
 // checkpoint or a command line, and the list of its names that error messages quote.
-#include "lockstep/optim/optimizer.h"
-
 #include "lockstep/base/error.h"
 #include "lockstep/optim/adam.h"
+#include "lockstep/optim/optimizer.h"
 #include "lockstep/optim/rmsprop.h"
 #include "lockstep/optim/sgd.h"
 

@@ -50,8 +50,7 @@ void Rmsprop::update(const Span& span, float grad_scale, int64_t /*step*/) {
   u.epsilon = options_.epsilon;
   u.weight_decay = options_.weight_decay;
   u.grad_scale = grad_scale;
-  backend::backend_for(span.device)
-      .rmsprop_update(span.value, span.grad, span.slots[0], span.n, u);
+  backend::backend_for(span.device).rmsprop_update(span.value, span.grad, span.slots[0], span.n, u);
 }
 
 }  // namespace lockstep::optim

@@ -9,9 +9,9 @@
 #include <unordered_set>
 #include <utility>
 
-#include "tensor/pack.h"
 #include "lockstep/backend/backend.h"
 #include "lockstep/base/error.h"
+#include "tensor/pack.h"
 
 namespace lockstep::optim {
 namespace {
@@ -39,8 +39,8 @@ void check_unique_names(const std::vector<nn::Parameter*>& parameters, const std
 
 // The step count stored in a "step" tensor: a whole number in [0, kMaxStoredSteps].
 int64_t read_step_count(const Tensor& step, const std::string& who) {
-  LOCKSTEP_CHECK(step.shape() == Shape{1}, who << ": \"step\" must have shape [1], found "
-                                               << to_string(step.shape()));
+  LOCKSTEP_CHECK(step.shape() == Shape{1},
+                 who << ": \"step\" must have shape [1], found " << to_string(step.shape()));
   const float value = step.to_vector()[0];
   LOCKSTEP_CHECK(std::isfinite(value) && value >= 0.0f && std::floor(value) == value &&
                      value <= static_cast<float>(SlotOptimizer::kMaxStoredSteps),
@@ -122,8 +122,8 @@ std::vector<std::vector<nn::Parameter*>> contiguous_runs(
     if (!runs.empty()) {
       const nn::Parameter* last = runs.back().back();
       const int64_t n = last->value.numel();
-      if (p->value.device() == last->value.device() &&
-          p->value.data() == last->value.data() + n && p->grad.data() == last->grad.data() + n) {
+      if (p->value.device() == last->value.device() && p->value.data() == last->value.data() + n &&
+          p->grad.data() == last->grad.data() + n) {
         runs.back().push_back(p);
         continue;
       }
@@ -164,8 +164,8 @@ void SlotOptimizer::step(const std::vector<nn::Parameter*>& parameters, float gr
   for (const std::vector<nn::Parameter*>& run : contiguous_runs(parameters)) {
     std::vector<Entry*> entries;
     for (const nn::Parameter* p : run) entries.push_back(&entries_[index_.at(p->name)]);
-    Span span{run.front()->value.device(), run.front()->value.data(), run.front()->grad.data(),
-              {}, 0};
+    Span span{
+        run.front()->value.device(), run.front()->value.data(), run.front()->grad.data(), {}, 0};
     for (size_t s = 0; s < slot_names_.size(); ++s) {
       if (run.size() > 1) lay_out_slots(run, entries, s);
       span.slots.push_back(entries.front()->slots[s].data());

@@ -40,11 +40,11 @@ void check_same_model(comm::Communicator& communicator, uint64_t fingerprint) {
   for (size_t r = 1; r < all.size(); ++r) {
     if (all[r] != all[0]) differing << (differing.tellp() > 0 ? ", " : "") << r;
   }
-  LOCKSTEP_CHECK(differing.str().empty(),
-                 "DataParallel: ranks " << differing.str()
-                                        << " built a different model than rank 0 (spec or "
-                                           "parameter shapes differ); every rank must build "
-                                           "the same model");
+  LOCKSTEP_CHECK(differing.str().empty(), "DataParallel: ranks "
+                                              << differing.str()
+                                              << " built a different model than rank 0 (spec or "
+                                                 "parameter shapes differ); every rank must build "
+                                                 "the same model");
 }
 
 }  // namespace
@@ -70,21 +70,24 @@ uint64_t model_fingerprint(nn::Sequential& model) {
   return hash;
 }
 
-DataParallel::DataParallel(nn::Sequential& model, comm::Communicator& communicator,
-                           Device device, DataParallelOptions options)
+DataParallel::DataParallel(nn::Sequential& model, comm::Communicator& communicator, Device device,
+                           DataParallelOptions options)
     : model_(model),
       communicator_(communicator.host()),
       gradient_communicator_(device.is_cpu() ? communicator.host() : communicator),
       device_(device),
       options_(options) {
-  LOCKSTEP_CHECK(options_.micro_batch >= 0, "DataParallel: micro-batch must be 0 (off) or a "
-                                            "number of rows, found " << options_.micro_batch);
+  LOCKSTEP_CHECK(options_.micro_batch >= 0,
+                 "DataParallel: micro-batch must be 0 (off) or a "
+                 "number of rows, found "
+                     << options_.micro_batch);
   LOCKSTEP_CHECK(options_.collective_timeout_s >= 0.0,
                  "DataParallel: the collective timeout must be at least 0 seconds (0: none), "
-                 "found " << options_.collective_timeout_s);
+                 "found "
+                     << options_.collective_timeout_s);
   LOCKSTEP_CHECK(device_.is_cpu() || gradient_communicator_.moves_device_memory(),
-                 "DataParallel: gradients on " << device_.str()
-                     << " need a communicator that moves device memory, found the "
+                 "DataParallel: gradients on "
+                     << device_.str() << " need a communicator that moves device memory, found the "
                      << gradient_communicator_.name()
                      << " communicator (host memory only); make one with "
                         "comm::make_nccl_communicator(world, device)");
@@ -103,8 +106,7 @@ DataParallel::DataParallel(nn::Sequential& model, comm::Communicator& communicat
     communicator_.broadcast(host.data(), static_cast<int64_t>(host.bytes()), 0);
     if (!host.shares_storage(p->value)) p->value.copy_from(host);
   }
-  buckets_ = std::make_unique<GradientBuckets>(model_.parameters(), options_.bucket_bytes,
-                                               device_);
+  buckets_ = std::make_unique<GradientBuckets>(model_.parameters(), options_.bucket_bytes, device_);
   reducer_ = make_gradient_reducer(*buckets_, gradient_communicator_, options_.micro_batch);
   for (size_t i = 0; i < model_.size(); ++i) {
     layer_parameters_.push_back(model_.layer(i).parameters());
@@ -197,8 +199,7 @@ void DataParallel::forward_and_loss(const Tensor& inputs, const Tensor& targets,
 }
 
 nn::LossValue DataParallel::sum_over_ranks(const nn::LossValue& local) {
-  double sums[3] = {local.sum, static_cast<double>(local.rows),
-                    static_cast<double>(local.correct)};
+  double sums[3] = {local.sum, static_cast<double>(local.rows), static_cast<double>(local.correct)};
   const comm::ScopedLabel label(communicator_, "metrics");
   communicator_.allreduce_sum(sums, 3);
   return {sums[0], static_cast<int64_t>(sums[1]), static_cast<int64_t>(sums[2])};

@@ -38,18 +38,17 @@ void accumulate(nn::LossValue& total, const nn::LossValue& part) {
 void check_fits_model(const DataShape& shape, nn::Sequential& model, const char* what) {
   LOCKSTEP_CHECK(shape.sample_shape == model.input_shape(),
                  "DataParallel::" << what << ": samples have shape "
-                                  << to_string(shape.sample_shape) << ", the model "
-                                  << model.name() << " expects "
-                                  << to_string(model.input_shape()));
+                                  << to_string(shape.sample_shape) << ", the model " << model.name()
+                                  << " expects " << to_string(model.input_shape()));
 }
 
 void check_fit_options(const FitOptions& o) {
-  LOCKSTEP_CHECK(o.batch_size > 0, "DataParallel::fit: batch size must be positive, found "
-                                       << o.batch_size);
+  LOCKSTEP_CHECK(o.batch_size > 0,
+                 "DataParallel::fit: batch size must be positive, found " << o.batch_size);
   LOCKSTEP_CHECK(o.epochs >= 0 && o.initial_epoch >= 0 && o.initial_batch >= 0,
-                 "DataParallel::fit: epochs " << o.epochs << ", initial epoch "
-                                              << o.initial_epoch << " and initial batch "
-                                              << o.initial_batch << " must not be negative");
+                 "DataParallel::fit: epochs " << o.epochs << ", initial epoch " << o.initial_epoch
+                                              << " and initial batch " << o.initial_batch
+                                              << " must not be negative");
 }
 
 // Names the training step in timeout reports while fit runs, and no step afterwards.
@@ -91,8 +90,8 @@ void check_training_agrees(comm::Communicator& communicator, const FitOptions& o
 }
 
 // At every step boundary: a rank that skipped or repeated a step stops every rank here.
-void check_same_step(comm::Communicator& communicator, int64_t step, int64_t epoch,
-                     int64_t batch, int64_t rows) {
+void check_same_step(comm::Communicator& communicator, int64_t step, int64_t epoch, int64_t batch,
+                     int64_t rows) {
   const comm::ScopedLabel label(communicator, "step check");
   check_agreement(communicator,
                   "DataParallel::fit: ranks are out of step at the start of a step (each "
@@ -114,9 +113,9 @@ Metrics DataParallel::fit(const data::Dataset& data, const FitOptions& options,
   LOCKSTEP_CHECK(shape.samples > 0, "DataParallel::fit: the training data set is empty");
   check_fits_model(shape, model_, "fit");
   const int64_t batches = data::batches_per_epoch(shape.samples, options.batch_size, false);
-  LOCKSTEP_CHECK(options.initial_batch <= batches,
-                 "DataParallel::fit: initial batch " << options.initial_batch << " is past the "
-                                                     << batches << " batches of an epoch");
+  LOCKSTEP_CHECK(options.initial_batch <= batches, "DataParallel::fit: initial batch "
+                                                       << options.initial_batch << " is past the "
+                                                       << batches << " batches of an epoch");
   check_training_agrees(communicator_, options, options_, step_, batches, *buckets_);
   const StepContext step_context(communicator_);
   LocalBatch batch(communicator_, options_.input, std::max<int64_t>(1, options_.micro_batch),

@@ -17,8 +17,8 @@ using Record = std::vector<int64_t>;
 
 void put_shape(Record& record, size_t at, const Shape& shape) {
   LOCKSTEP_CHECK(shape.size() <= kMaxDims, "DataParallel: samples of shape "
-                                               << to_string(shape) << " have more than "
-                                               << kMaxDims << " dimensions");
+                                               << to_string(shape) << " have more than " << kMaxDims
+                                               << " dimensions");
   record[at] = static_cast<int64_t>(shape.size());
   for (size_t d = 0; d < shape.size(); ++d) record[at + 1 + d] = shape[d];
 }
@@ -75,7 +75,8 @@ DataShape agree_on_data_shape(comm::Communicator& communicator, const data::Data
   }
   LOCKSTEP_CHECK(differing.str().empty(),
                  "DataParallel: with --input sharded every rank needs the same data set, but "
-                 "ranks " << differing.str() << " hold another sample count or shape than rank 0");
+                 "ranks "
+                     << differing.str() << " hold another sample count or shape than rank 0");
   return decode(mine);
 }
 

@@ -4,8 +4,8 @@
 
 #include <cstdint>
 
-#include "lockstep/comm/communicator.h"
 #include "lockstep/base/shape.h"
+#include "lockstep/comm/communicator.h"
 #include "lockstep/data/dataset.h"
 #include "lockstep/parallel/data_parallel.h"
 

@@ -88,8 +88,8 @@ void GradientBuckets::parameters_final(const std::vector<nn::Parameter*>& parame
     LOCKSTEP_CHECK(it != bucket_of_.end(),
                    "GradientBuckets: parameter " << p->name << " is in no bucket");
     Bucket& bucket = buckets_[it->second];
-    LOCKSTEP_CHECK(bucket.waiting > 0, "GradientBuckets: parameter "
-                                           << p->name << " reported final twice in one step");
+    LOCKSTEP_CHECK(bucket.waiting > 0,
+                   "GradientBuckets: parameter " << p->name << " reported final twice in one step");
     --bucket.waiting;
   }
   const size_t before = next_;

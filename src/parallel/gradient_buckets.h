@@ -81,7 +81,7 @@ class GradientBuckets {
   int64_t total_elements_ = 0;
   comm::Communicator* communicator_ = nullptr;  // set during a reduction
   StartBucket start_;                           // likewise
-  size_t next_ = 0;  // the next bucket to start
+  size_t next_ = 0;                             // the next bucket to start
   size_t started_early_ = 0;
 };
 

@@ -54,8 +54,8 @@ void LocalBatch::finish_prefetch() {
 void LocalBatch::load(const data::Dataset& data, const DataShape& shape,
                       std::span<const int64_t> rows) {
   if (prefetching_) {
-    const bool same = prefetched_rows_.data() == rows.data() &&
-                      prefetched_rows_.size() == rows.size();
+    const bool same =
+        prefetched_rows_.data() == rows.data() && prefetched_rows_.size() == rows.size();
     finish_prefetch();  // also when unused: every rank started it and must finish it
     if (same) {
       std::swap(current_, next_);
@@ -71,10 +71,10 @@ void LocalBatch::load(const data::Dataset& data, const DataShape& shape,
   }
   const auto batch = static_cast<int64_t>(rows.size());
   const bool root = communicator_.rank() == 0;
-  exchange_.scatter(root ? current_.root_inputs.data() : nullptr, batch,
-                    shape.sample_elements(), current_.inputs.data());
-  exchange_.scatter(root ? current_.root_targets.data() : nullptr, batch,
-                    shape.label_elements(), current_.targets.data());
+  exchange_.scatter(root ? current_.root_inputs.data() : nullptr, batch, shape.sample_elements(),
+                    current_.inputs.data());
+  exchange_.scatter(root ? current_.root_targets.data() : nullptr, batch, shape.label_elements(),
+                    current_.targets.data());
 }
 
 void LocalBatch::prefetch(const data::Dataset& data, const DataShape& shape,

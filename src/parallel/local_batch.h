@@ -7,10 +7,10 @@
 #include <span>
 
 #include "lockstep/comm/communicator.h"
-#include "lockstep/tensor/tensor.h"
 #include "lockstep/data/dataset.h"
 #include "lockstep/data/partition.h"
 #include "lockstep/parallel/data_parallel.h"
+#include "lockstep/tensor/tensor.h"
 #include "parallel/data_shape.h"
 #include "parallel/row_exchange.h"
 
@@ -54,7 +54,6 @@ class LocalBatch {
   void prepare(Buffers& b, const data::Dataset& data, const DataShape& shape,
                std::span<const int64_t> rows);
   void finish_prefetch();
-
 
   comm::Communicator& communicator_;
   InputMode mode_;

@@ -64,8 +64,8 @@ std::optional<FaultKind> kind_named(const std::string& name) {
 std::atomic<int64_t> g_current_step{0};
 
 void announce(const FaultSpec& spec, int64_t step) {
-  logging::warn("%s: injecting %s on rank %d at step %lld", kVariable, fault_kind_name(spec.kind).c_str(),
-       spec.rank, static_cast<long long>(step));
+  logging::warn("%s: injecting %s on rank %d at step %lld", kVariable,
+                fault_kind_name(spec.kind).c_str(), spec.rank, static_cast<long long>(step));
 }
 
 [[noreturn]] void kill_self(int signal_number) {

@@ -23,8 +23,7 @@ Tensor Tensor::empty(const Shape& shape, Device device) {
 
 Tensor Tensor::empty_pinned(const Shape& shape, Device transfer_device) {
   const int64_t n = shape_numel(shape);
-  return Tensor(Storage::pinned(static_cast<size_t>(n) * sizeof(float), transfer_device), 0,
-                shape);
+  return Tensor(Storage::pinned(static_cast<size_t>(n) * sizeof(float), transfer_device), 0, shape);
 }
 
 Tensor Tensor::zeros(const Shape& shape, Device device) { return full(shape, 0.0f, device); }
@@ -47,9 +46,9 @@ Tensor Tensor::from_vector(const Shape& shape, std::span<const float> values) {
 int64_t Tensor::size(int64_t d) const {
   const int64_t rank = dim();
   const int64_t axis = d < 0 ? d + rank : d;
-  LOCKSTEP_CHECK(axis >= 0 && axis < rank,
-                 "Tensor::size: dimension " << d << " is out of range for shape "
-                                            << to_string(shape_));
+  LOCKSTEP_CHECK(axis >= 0 && axis < rank, "Tensor::size: dimension "
+                                               << d << " is out of range for shape "
+                                               << to_string(shape_));
   return shape_[static_cast<size_t>(axis)];
 }
 
@@ -76,8 +75,8 @@ int64_t Tensor::flat_index(std::initializer_list<int64_t> index) const {
   size_t d = 0;
   for (int64_t i : index) {
     LOCKSTEP_CHECK(i >= 0 && i < shape_[d], "Tensor::at: index " << i << " in dimension " << d
-                                                                  << " is out of range for shape "
-                                                                  << to_string(shape_));
+                                                                 << " is out of range for shape "
+                                                                 << to_string(shape_));
     flat = flat * shape_[d] + i;
     ++d;
   }
@@ -97,30 +96,29 @@ Tensor Tensor::reshape(const Shape& shape) const {
       LOCKSTEP_CHECK(inferred < 0, "Tensor::reshape: more than one -1 in " << to_string(shape));
       inferred = static_cast<int>(d);
     } else {
-      LOCKSTEP_CHECK(resolved[d] >= 0,
-                     "Tensor::reshape: negative extent in " << to_string(shape));
+      LOCKSTEP_CHECK(resolved[d] >= 0, "Tensor::reshape: negative extent in " << to_string(shape));
       known *= resolved[d];
     }
   }
   if (inferred >= 0) {
-    LOCKSTEP_CHECK(known > 0 && numel_ % known == 0,
-                   "Tensor::reshape: cannot view shape " << to_string(shape_) << " as "
+    LOCKSTEP_CHECK(known > 0 && numel_ % known == 0, "Tensor::reshape: cannot view shape "
+                                                         << to_string(shape_) << " as "
                                                          << to_string(shape));
     resolved[static_cast<size_t>(inferred)] = numel_ / known;
   }
-  LOCKSTEP_CHECK(shape_numel(resolved) == numel_,
-                 "Tensor::reshape: shape " << to_string(shape_) << " has " << numel_
-                                           << " elements, " << to_string(shape) << " has "
-                                           << shape_numel(resolved));
+  LOCKSTEP_CHECK(shape_numel(resolved) == numel_, "Tensor::reshape: shape "
+                                                      << to_string(shape_) << " has " << numel_
+                                                      << " elements, " << to_string(shape)
+                                                      << " has " << shape_numel(resolved));
   return Tensor(storage_, offset_, resolved);
 }
 
 Tensor Tensor::rows(int64_t begin, int64_t end) const {
-  LOCKSTEP_CHECK(dim() >= 1, "Tensor::rows: needs at least one dimension, shape is "
-                                 << to_string(shape_));
+  LOCKSTEP_CHECK(dim() >= 1,
+                 "Tensor::rows: needs at least one dimension, shape is " << to_string(shape_));
   LOCKSTEP_CHECK(0 <= begin && begin <= end && end <= shape_[0],
-                 "Tensor::rows: range [" << begin << ", " << end << ") is outside the "
-                                         << shape_[0] << " rows of shape " << to_string(shape_));
+                 "Tensor::rows: range [" << begin << ", " << end << ") is outside the " << shape_[0]
+                                         << " rows of shape " << to_string(shape_));
   Shape view_shape = shape_;
   view_shape[0] = end - begin;
   const int64_t row_elements = shape_[0] ? numel_ / shape_[0] : 0;
@@ -149,9 +147,8 @@ void Tensor::copy_from(const Tensor& source) {
   } else if (to.is_cpu()) {
     backend::backend_for(from).copy_to_host(data(), source.data(), bytes());
   } else {
-    LOCKSTEP_CHECK(from == to, "Tensor::copy_from: copies between " << from.str() << " and "
-                                                                    << to.str()
-                                                                    << " are not supported");
+    LOCKSTEP_CHECK(from == to, "Tensor::copy_from: copies between "
+                                   << from.str() << " and " << to.str() << " are not supported");
     backend::backend_for(to).copy(data(), source.data(), bytes());
   }
 }
@@ -179,8 +176,7 @@ void check_same_shape(const Tensor& a, const Tensor& b, const char* what) {
 
 void check_same_device(const Tensor& a, const Tensor& b, const char* what) {
   LOCKSTEP_CHECK(a.device() == b.device(), what << ": tensors are on different devices, "
-                                                << a.device().str() << " and "
-                                                << b.device().str());
+                                                << a.device().str() << " and " << b.device().str());
 }
 
 }  // namespace lockstep

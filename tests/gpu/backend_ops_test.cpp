@@ -16,9 +16,9 @@
 #include "gpu/gpu_test.h"
 #include "lockstep/backend/backend.h"
 #include "lockstep/base/error.h"
-#include "lockstep/tensor/tensor.h"
 #include "lockstep/nn/dense.h"
 #include "lockstep/nn/loss.h"
+#include "lockstep/tensor/tensor.h"
 
 namespace lockstep::gpu_testing {
 namespace {

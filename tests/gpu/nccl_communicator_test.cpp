@@ -237,8 +237,9 @@ TEST_F(NcclCommunicatorTest, HostBuffersAreRefusedAndNameHost) {
     EXPECT_NE(message.find("host()"), std::string::npos) << what << ": " << message;
   }
   gpu().deallocate_pinned(pinned, 4 * sizeof(float));
-  EXPECT_NE(error_message([&] { nccl_->allreduce_sum(sums.data(), 3); })
-                .find("is in host memory, expected GPU memory"),
+  EXPECT_NE(error_message([&] {
+              nccl_->allreduce_sum(sums.data(), 3);
+            }).find("is in host memory, expected GPU memory"),
             std::string::npos);
   EXPECT_EQ(nccl_->sequence(), 0) << "a refused call was counted";
   EXPECT_EQ(host_->sequence(), 1) << "a refused call reached the host communicator";

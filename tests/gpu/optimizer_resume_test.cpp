@@ -9,11 +9,11 @@
 #include <vector>
 
 #include "gpu/gpu_test.h"
-#include "lockstep/tensor/named_tensor.h"
 #include "lockstep/data/synthetic.h"
 #include "lockstep/nn/loss.h"
 #include "lockstep/nn/sequential.h"
 #include "lockstep/optim/optimizer.h"
+#include "lockstep/tensor/named_tensor.h"
 
 namespace lockstep::gpu_testing {
 namespace {

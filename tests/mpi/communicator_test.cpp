@@ -10,15 +10,14 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "comm/mpi/mpi_check.h"
-#include "lockstep/comm/mpi_communicator.h"
 #include "lockstep/base/error.h"
 #include "lockstep/base/profiler.h"
+#include "lockstep/comm/mpi_communicator.h"
 #include "lockstep/data/partition.h"
 #include "mpi_test.h"
 

@@ -3,6 +3,8 @@
 // in double (any global batch, also not divisible by N and smaller than N, with Dropout, any
 // micro-batch size) — scatter and sharded input agree bit for bit, predict equals one process's
 // forward in row order, evaluate reduces metrics exactly, and mismatched models are refused.
+#include "lockstep/parallel/data_parallel.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -11,13 +13,12 @@
 #include <tuple>
 
 #include "lockstep/backend/backend.h"
-#include "lockstep/comm/communicator.h"
 #include "lockstep/base/error.h"
+#include "lockstep/comm/communicator.h"
 #include "lockstep/data/synthetic.h"
 #include "lockstep/nn/loss.h"
 #include "lockstep/nn/sequential.h"
 #include "lockstep/optim/optimizer.h"
-#include "lockstep/parallel/data_parallel.h"
 #include "lockstep/runtime/device_binding.h"
 #include "lockstep/runtime/device_communicator.h"
 #include "mpi_test.h"
@@ -106,26 +107,24 @@ TEST_P(Equivalence, NRanksTrainToTheOneProcessWeights) {
   EXPECT_EQ(distributed.engine->step(), 30);
   // The reference used 16-row micro-batches, so this is the float-tolerance promise...
   EXPECT_LE(relative_difference(distributed.weights(), reference.weights()), 1e-5)
-      << "batch " << batch << ", " << world().size() << " ranks, input "
-      << input_mode_name(mode);
+      << "batch " << batch << ", " << world().size() << " ranks, input " << input_mode_name(mode);
   // ...and with the same micro-batches, one process gives the very same bits.
   DataParallelOptions same_micro_batches;
   same_micro_batches.micro_batch = 8;
   Replica exact_reference(*local, same_micro_batches);
   exact_reference.engine->fit(data, thirty_steps(batch));
   EXPECT_EQ(distributed.weights(), exact_reference.weights())
-      << "batch " << batch << ", " << world().size() << " ranks, input "
-      << input_mode_name(mode);
+      << "batch " << batch << ", " << world().size() << " ranks, input " << input_mode_name(mode);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    BatchesAndInputs, Equivalence,
-    ::testing::Combine(::testing::Values<int64_t>(64, 30, 3),
-                       ::testing::Values(InputMode::kScatter, InputMode::kSharded)),
-    [](const auto& param_info) {
-      return "batch" + std::to_string(std::get<0>(param_info.param)) + "_" +
-             input_mode_name(std::get<1>(param_info.param));
-    });
+INSTANTIATE_TEST_SUITE_P(BatchesAndInputs, Equivalence,
+                         ::testing::Combine(::testing::Values<int64_t>(64, 30, 3),
+                                            ::testing::Values(InputMode::kScatter,
+                                                              InputMode::kSharded)),
+                         [](const auto& param_info) {
+                           return "batch" + std::to_string(std::get<0>(param_info.param)) + "_" +
+                                  input_mode_name(std::get<1>(param_info.param));
+                         });
 
 TEST(DataParallelTest, ScatterAndShardedGiveIdenticalWeights) {
   const data::Dataset data = training_set(30);
@@ -237,7 +236,8 @@ TEST(DataParallelTest, EvaluateReducesMetricsOverEveryRow) {
   Replica reference(*local, {});
   Replica distributed(world(), {});
   const Metrics expected = reference.engine->evaluate(data, 10);
-  const Metrics got = distributed.engine->evaluate(world().rank() == 0 ? data : data::Dataset(), 10);
+  const Metrics got =
+      distributed.engine->evaluate(world().rank() == 0 ? data : data::Dataset(), 10);
   EXPECT_EQ(got.samples, 47);
   EXPECT_NEAR(got.loss, expected.loss, 1e-6 * std::abs(expected.loss));
   EXPECT_DOUBLE_EQ(got.accuracy, expected.accuracy);

@@ -13,9 +13,9 @@
 #include <thread>
 #include <vector>
 
+#include "lockstep/base/error.h"
 #include "lockstep/comm/communicator.h"
 #include "lockstep/comm/mpi_communicator.h"
-#include "lockstep/base/error.h"
 #include "lockstep/data/partition.h"
 #include "mpi_test.h"
 

@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "lockstep/comm/communicator.h"
 #include "lockstep/base/error.h"
+#include "lockstep/comm/communicator.h"
 #include "lockstep/data/synthetic.h"
 #include "lockstep/nn/loss.h"
 #include "lockstep/nn/sequential.h"

@@ -41,8 +41,8 @@ struct PoolGeometry {
   int64_t out_w() const { return (width - pool_w) / stride_w + 1; }
 };
 
-// What a dropout mask is keyed by (docs/ARCHITECTURE.md, "noise keyed by data"): row i of the call is sample
-// first_sample + i of the global batch of training step `step`; `stream` separates the
+// What a dropout mask is keyed by (docs/ARCHITECTURE.md, "noise keyed by data"): row i of the call
+// is sample first_sample + i of the global batch of training step `step`; `stream` separates the
 // dropout layers of one model.
 struct DropoutKey {
   uint64_t seed = 0;
@@ -98,8 +98,8 @@ class Backend {
 
   // --- elementwise ---------------------------------------------------------------------
   virtual void fill(float* x, int64_t n, float value) = 0;
-  virtual void scale(float* x, int64_t n, float alpha) = 0;                   // x *= alpha
-  virtual void axpy(int64_t n, float alpha, const float* x, float* y) = 0;     // y += alpha*x
+  virtual void scale(float* x, int64_t n, float alpha) = 0;                        // x *= alpha
+  virtual void axpy(int64_t n, float alpha, const float* x, float* y) = 0;         // y += alpha*x
   virtual void multiply(const float* a, const float* b, float* y, int64_t n) = 0;  // y = a*b
   // Gradient accumulation in double (parallel::GradientBuckets): sums[i] += x[i], exact, so
   // the total of many passes does not depend on how they were grouped.
@@ -112,8 +112,8 @@ class Backend {
   // C[m,n] = alpha * op(A) op(B) + beta * C, row-major; op(A) is [m,k], op(B) is [k,n];
   // lda/ldb/ldc are the row strides of A, B, C as stored.
   virtual void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
-                    const float* a, int64_t lda, const float* b, int64_t ldb, float beta,
-                    float* c, int64_t ldc) = 0;
+                    const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
+                    int64_t ldc) = 0;
   // y[r, c] += bias[c]                               y: [rows, cols]
   virtual void add_bias_rows(float* y, const float* bias, int64_t rows, int64_t cols) = 0;
   // dbias[c] = sum_r dy[r, c]
@@ -122,26 +122,24 @@ class Backend {
   virtual void add_bias_channels(float* y, const float* bias, int64_t batch, int64_t channels,
                                  int64_t spatial) = 0;
   // dbias[c] = sum_{b,s} dy[b, c, s]
-  virtual void bias_grad_channels(const float* dy, float* dbias, int64_t batch,
-                                  int64_t channels, int64_t spatial) = 0;
+  virtual void bias_grad_channels(const float* dy, float* dbias, int64_t batch, int64_t channels,
+                                  int64_t spatial) = 0;
 
   // --- activations ---------------------------------------------------------------------
   // y = f(x). GELU is the exact erf form, as PyTorch's default.
   virtual void activation_forward(Activation kind, const float* x, float* y, int64_t n) = 0;
   // dx = f'(x) * dy; y = f(x) is given so ReLU/Tanh/Sigmoid need not recompute it.
-  virtual void activation_backward(Activation kind, const float* x, const float* y,
-                                   const float* dy, float* dx, int64_t n) = 0;
+  virtual void activation_backward(Activation kind, const float* x, const float* y, const float* dy,
+                                   float* dx, int64_t n) = 0;
 
   // --- losses (SUM over rows; the gradient is that of the sum) ----------------------------
   // labels[r] holds a class index in [0, classes) stored as float; throws otherwise.
   // dlogits = softmax(logits) - onehot(labels). Stable for logits of any magnitude.
   virtual double softmax_cross_entropy_labels(const float* logits, const float* labels,
-                                              float* dlogits, int64_t rows,
-                                              int64_t classes) = 0;
+                                              float* dlogits, int64_t rows, int64_t classes) = 0;
   // targets[r, :] is a probability vector (one-hot or soft); dlogits = softmax - targets.
   virtual double softmax_cross_entropy_targets(const float* logits, const float* targets,
-                                               float* dlogits, int64_t rows,
-                                               int64_t classes) = 0;
+                                               float* dlogits, int64_t rows, int64_t classes) = 0;
   // Per row: mean over cols of (pred - target)^2 (Keras's MSE); returns the sum over rows.
   // dpred = 2 (pred - target) / cols.
   virtual double mean_squared_error(const float* pred, const float* target, float* dpred,
@@ -169,9 +167,8 @@ class Backend {
   // [filters, patch_size]. A backend may cover several images per GEMM instead (the CUDA
   // backend does: fewer, larger kernels); the result then differs within rounding only.
   // y [batch, filters, out_h, out_w] = weight * im2col(x_n), plus bias[f] unless bias is null.
-  virtual void conv2d_forward(const float* x, int64_t batch, const ConvGeometry& g,
-                              int64_t filters, const float* weight, const float* bias,
-                              float* y);
+  virtual void conv2d_forward(const float* x, int64_t batch, const ConvGeometry& g, int64_t filters,
+                              const float* weight, const float* bias, float* y);
   // dweight [filters, patch_size] = the sum over images of dy_n * im2col(x_n)^T (overwritten,
   // zero for an empty batch); dx [batch, channels, height, width] = col2im(weight^T * dy_n).
   virtual void conv2d_backward(const float* x, const float* dy, int64_t batch,
@@ -179,21 +176,19 @@ class Backend {
                                float* dweight, float* dx);
 
   // --- pooling over [batch, channels, height, width] --------------------------------------
-  virtual void max_pool_forward(const float* x, float* y, int64_t batch,
-                                const PoolGeometry& g) = 0;
+  virtual void max_pool_forward(const float* x, float* y, int64_t batch, const PoolGeometry& g) = 0;
   // Each window's gradient goes to its first maximum (recomputed from x); dx is overwritten.
   virtual void max_pool_backward(const float* x, const float* dy, float* dx, int64_t batch,
                                  const PoolGeometry& g) = 0;
-  virtual void avg_pool_forward(const float* x, float* y, int64_t batch,
-                                const PoolGeometry& g) = 0;
+  virtual void avg_pool_forward(const float* x, float* y, int64_t batch, const PoolGeometry& g) = 0;
   virtual void avg_pool_backward(const float* dy, float* dx, int64_t batch,
                                  const PoolGeometry& g) = 0;
 
   // --- dropout -----------------------------------------------------------------------------
   // mask[r, c] = keep ? 1/(1-rate) : 0 with keep = philox::sample_uniform(seed, stream, step,
   // first_sample + r, c) >= rate; y = x * mask. x, y, mask: [rows, cols].
-  virtual void dropout_forward(const float* x, float* y, float* mask, int64_t rows,
-                               int64_t cols, float rate, const DropoutKey& key) = 0;
+  virtual void dropout_forward(const float* x, float* y, float* mask, int64_t rows, int64_t cols,
+                               float rate, const DropoutKey& key) = 0;
 
   // --- fused optimizer updates over n parameters ---------------------------------------------
   // PyTorch's SGD: g = s*grad + wd*p; v = momentum*v + g; p -= lr * (nesterov ? g + momentum*v : v)

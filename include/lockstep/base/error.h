@@ -27,17 +27,17 @@ class Error : public std::runtime_error {
 }  // namespace lockstep
 
 // LOCKSTEP_THROW("Dense: input has " << n << " features, expected " << k);
-#define LOCKSTEP_THROW(...)                                              \
-  do {                                                                   \
-    std::ostringstream lockstep_message_;                                \
-    lockstep_message_ << __VA_ARGS__;                                    \
+#define LOCKSTEP_THROW(...)                                               \
+  do {                                                                    \
+    std::ostringstream lockstep_message_;                                 \
+    lockstep_message_ << __VA_ARGS__;                                     \
     throw ::lockstep::Error(lockstep_message_.str(), __FILE__, __LINE__); \
   } while (0)
 
 // Throws when `condition` is false; the message is only built on failure.
-#define LOCKSTEP_CHECK(condition, ...)    \
-  do {                                    \
-    if (!(condition)) {                   \
-      LOCKSTEP_THROW(__VA_ARGS__);        \
-    }                                     \
+#define LOCKSTEP_CHECK(condition, ...) \
+  do {                                 \
+    if (!(condition)) {                \
+      LOCKSTEP_THROW(__VA_ARGS__);     \
+    }                                  \
   } while (0)

@@ -52,10 +52,11 @@ LOCKSTEP_HOST_DEVICE inline float to_unit_float(uint32_t word) {
 // for the random stream `stream` (one per layer that draws noise) of run seed `seed`.
 LOCKSTEP_HOST_DEVICE inline float sample_uniform(uint64_t seed, uint32_t stream, uint64_t step,
                                                  uint64_t sample, uint32_t element) {
-  const Key key{{static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32) ^ (stream * 0x85EBCA6Bu)}};
-  const Counter counter{{element, static_cast<uint32_t>(sample), static_cast<uint32_t>(step),
-                         (static_cast<uint32_t>(sample >> 32) << 16) ^
-                             static_cast<uint32_t>(step >> 32)}};
+  const Key key{
+      {static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32) ^ (stream * 0x85EBCA6Bu)}};
+  const Counter counter{
+      {element, static_cast<uint32_t>(sample), static_cast<uint32_t>(step),
+       (static_cast<uint32_t>(sample >> 32) << 16) ^ static_cast<uint32_t>(step >> 32)}};
   return to_unit_float(philox4x32_10(counter, key).w[0]);
 }
 

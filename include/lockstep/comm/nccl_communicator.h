@@ -7,8 +7,8 @@
 
 #include <memory>
 
-#include "lockstep/comm/communicator.h"
 #include "lockstep/base/device.h"
+#include "lockstep/comm/communicator.h"
 
 namespace lockstep::comm {
 

@@ -1,6 +1,7 @@
 // The global order of samples in an epoch and its batches. The order is a pure function of
 // (seed, epoch): a Fisher-Yates shuffle driven by Philox with its own integer arithmetic, so
-// every rank, machine and compiler computes the same permutation (docs/ARCHITECTURE.md, "noise keyed by data").
+// every rank, machine and compiler computes the same permutation (docs/ARCHITECTURE.md, "noise
+// keyed by data").
 #pragma once
 
 #include <cstdint>

@@ -11,9 +11,9 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "lockstep/tensor/named_tensor.h"
 #include "lockstep/nn/sequential.h"
 #include "lockstep/optim/optimizer.h"
+#include "lockstep/tensor/named_tensor.h"
 
 namespace lockstep::io {
 

@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "lockstep/tensor/named_tensor.h"
 #include "lockstep/base/shape.h"
+#include "lockstep/tensor/named_tensor.h"
 
 namespace lockstep::io {
 

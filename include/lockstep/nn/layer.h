@@ -2,22 +2,21 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "lockstep/base/shape.h"
-#include "lockstep/tensor/tensor.h"
 #include "lockstep/nn/parameter.h"
+#include "lockstep/tensor/tensor.h"
 
 namespace lockstep::nn {
 
 // What a forward pass needs beyond its input: the mode and the key of per-sample noise.
 struct ForwardContext {
-  bool training = false;   // train mode (Dropout active) or eval mode (Dropout is identity)
-  uint64_t seed = 0;       // run seed
-  uint64_t step = 0;       // training step (optimizer updates taken so far)
+  bool training = false;  // train mode (Dropout active) or eval mode (Dropout is identity)
+  uint64_t seed = 0;      // run seed
+  uint64_t step = 0;      // training step (optimizer updates taken so far)
   // Row i of the input is sample first_sample + i of the step's global batch; ranks pass
   // their partition offset, so a sample's noise does not depend on which rank runs it.
   int64_t first_sample = 0;

@@ -16,9 +16,9 @@ struct LossTotals;
 namespace lockstep::nn {
 
 struct LossValue {
-  double sum = 0.0;    // loss summed over rows
-  int64_t rows = 0;    // rows it was summed over
-  int64_t correct = 0; // rows whose argmax matches the label (classification losses only)
+  double sum = 0.0;     // loss summed over rows
+  int64_t rows = 0;     // rows it was summed over
+  int64_t correct = 0;  // rows whose argmax matches the label (classification losses only)
 };
 
 // A step's loss metrics summed over its passes (micro-batches), kept on the device the loss
@@ -52,8 +52,7 @@ class Loss {
   virtual std::string name() const = 0;
   // output: [rows, ...]; target as the loss defines it; grad is resized/overwritten to the
   // output's shape with d(sum)/d(output).
-  virtual LossValue forward_backward(const Tensor& output, const Tensor& target,
-                                     Tensor& grad) = 0;
+  virtual LossValue forward_backward(const Tensor& output, const Tensor& target, Tensor& grad) = 0;
   // As forward_backward, with the value added into `totals` (on the output's device) instead
   // of returned, so that a training loop on a GPU need not wait for every pass. The default
   // calls forward_backward.

@@ -3,13 +3,12 @@
 #pragma once
 
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
-#include "lockstep/tensor/named_tensor.h"
 #include "lockstep/nn/parameter.h"
+#include "lockstep/tensor/named_tensor.h"
 
 namespace lockstep::optim {
 

@@ -28,8 +28,7 @@ class SlotOptimizer : public Optimizer {
   NamedTensors state() const final;
   // All-or-nothing: on error the current state is kept. Slots are copied onto each
   // parameter's device. Slots may be absent only when "step" is 0 (none were created yet).
-  void load_state(const NamedTensors& state,
-                  const std::vector<nn::Parameter*>& parameters) final;
+  void load_state(const NamedTensors& state, const std::vector<nn::Parameter*>& parameters) final;
 
   // Number of updates taken (counted across load_state).
   int64_t steps_taken() const { return steps_; }
@@ -71,7 +70,7 @@ class SlotOptimizer : public Optimizer {
                      size_t s);
 
   std::vector<std::string> slot_names_;
-  std::vector<Entry> entries_;  // in the order parameters were first seen
+  std::vector<Entry> entries_;                     // in the order parameters were first seen
   std::unordered_map<std::string, size_t> index_;  // parameter name -> entries_ position
   int64_t steps_ = 0;
   size_t updates_last_step_ = 0;

@@ -10,13 +10,13 @@
 #include <string>
 #include <vector>
 
-#include "lockstep/comm/communicator.h"
 #include "lockstep/base/device.h"
-#include "lockstep/tensor/tensor.h"
+#include "lockstep/comm/communicator.h"
 #include "lockstep/data/dataset.h"
 #include "lockstep/nn/loss.h"
 #include "lockstep/nn/sequential.h"
 #include "lockstep/optim/optimizer.h"
+#include "lockstep/tensor/tensor.h"
 
 namespace lockstep::parallel {
 
@@ -37,7 +37,7 @@ enum class InputMode {
   kSharded,  // every rank holds its own copy and reads its rows itself
 };
 InputMode parse_input_mode(const std::string& text);  // "scatter" | "sharded"
-std::string input_mode_name(InputMode mode);  // "scatter" | "sharded"
+std::string input_mode_name(InputMode mode);          // "scatter" | "sharded"
 
 struct DataParallelOptions {
   InputMode input = InputMode::kScatter;
@@ -70,11 +70,11 @@ struct FitOptions {
 
 // What fit reports after every step (on every rank; metrics already reduced across ranks).
 struct StepReport {
-  int64_t step = 0;             // optimizer steps taken so far, this one included
-  int64_t epoch = 0;            // 0-based
-  int64_t batch = 0;            // 0-based index of this batch in its epoch
+  int64_t step = 0;   // optimizer steps taken so far, this one included
+  int64_t epoch = 0;  // 0-based
+  int64_t batch = 0;  // 0-based index of this batch in its epoch
   int64_t batches_per_epoch = 0;
-  Metrics batch_metrics;        // this step's global batch
+  Metrics batch_metrics;  // this step's global batch
 };
 // What a callback tells fit: go on, or end training at this step (or epoch) boundary. Every
 // rank must decide alike (a decision that depends on one rank is agreed by a collective
@@ -130,8 +130,7 @@ class DataParallel {
                            int64_t first_sample, uint64_t seed);
   // Forward and loss in eval mode on this rank's rows of an evaluation batch; returns the
   // metrics summed over ranks.
-  nn::LossValue evaluate_batch(const Tensor& inputs, const Tensor& targets,
-                               int64_t first_sample);
+  nn::LossValue evaluate_batch(const Tensor& inputs, const Tensor& targets, int64_t first_sample);
   // Forward over `inputs` and the loss against `targets`, added into loss_totals_; leaves the
   // loss gradient in output_grad_.
   void forward_and_loss(const Tensor& inputs, const Tensor& targets,
@@ -154,8 +153,8 @@ class DataParallel {
   std::unique_ptr<GradientBuckets> buckets_;
   std::unique_ptr<GradientReducer> reducer_;  // exact or fast (options_.micro_batch)
   std::vector<std::vector<nn::Parameter*>> layer_parameters_;  // by layer index
-  Tensor output_grad_;  // reused across steps
-  std::unique_ptr<nn::LossAccumulator> loss_totals_;  // a step's loss, summed on device_
+  Tensor output_grad_;                                         // reused across steps
+  std::unique_ptr<nn::LossAccumulator> loss_totals_;           // a step's loss, summed on device_
   int64_t step_ = 0;
 };
 

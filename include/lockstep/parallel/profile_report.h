@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "lockstep/comm/communicator.h"
 #include "lockstep/base/profiler.h"
+#include "lockstep/comm/communicator.h"
 
 namespace lockstep::parallel {
 

@@ -7,9 +7,9 @@
 
 #include <memory>
 
+#include "lockstep/base/device.h"
 #include "lockstep/comm/communicator.h"
 #include "lockstep/comm/nccl_communicator.h"
-#include "lockstep/base/device.h"
 
 namespace lockstep::runtime {
 

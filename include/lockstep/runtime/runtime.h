@@ -15,15 +15,15 @@
 namespace lockstep::runtime {
 
 struct ProcessInfo {
-  int rank = 0;           // world rank
-  int size = 1;           // world size
-  int local_rank = 0;     // rank among the processes of this node
-  int local_size = 1;     // processes on this node
-  bool mpi = false;       // true when running over MPI (also for one rank)
+  int rank = 0;        // world rank
+  int size = 1;        // world size
+  int local_rank = 0;  // rank among the processes of this node
+  int local_size = 1;  // processes on this node
+  bool mpi = false;    // true when running over MPI (also for one rank)
   // The thread level MPI granted (MPI_THREAD_MULTIPLE is requested): "multiple",
   // "serialized", "funneled" or "single"; "none" without MPI.
   std::string thread_level = "none";
-  int blas_threads = 1;   // threads each rank's BLAS uses
+  int blas_threads = 1;  // threads each rank's BLAS uses
 };
 
 // Owns MPI for the life of the program: initialises it if nobody did (with or without

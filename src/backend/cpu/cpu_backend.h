@@ -53,8 +53,8 @@ class CpuBackend final : public Backend {
   // loss.cpp
   double softmax_cross_entropy_labels(const float* logits, const float* labels, float* dlogits,
                                       int64_t rows, int64_t classes) override;
-  double softmax_cross_entropy_targets(const float* logits, const float* targets,
-                                       float* dlogits, int64_t rows, int64_t classes) override;
+  double softmax_cross_entropy_targets(const float* logits, const float* targets, float* dlogits,
+                                       int64_t rows, int64_t classes) override;
   double mean_squared_error(const float* pred, const float* target, float* dpred, int64_t rows,
                             int64_t cols) override;
   int64_t count_correct(const float* logits, const float* labels, int64_t rows,
@@ -69,16 +69,16 @@ class CpuBackend final : public Backend {
   void max_pool_backward(const float* x, const float* dy, float* dx, int64_t batch,
                          const PoolGeometry& g) override;
   void avg_pool_forward(const float* x, float* y, int64_t batch, const PoolGeometry& g) override;
-  void avg_pool_backward(const float* dy, float* dx, int64_t batch,
-                         const PoolGeometry& g) override;
+  void avg_pool_backward(const float* dy, float* dx, int64_t batch, const PoolGeometry& g) override;
 
   // optimizer.cpp
   void sgd_update(float* param, const float* grad, float* velocity, int64_t n,
                   const SgdUpdate& u) override;
   void rmsprop_update(float* param, const float* grad, float* mean_square, int64_t n,
                       const RmspropUpdate& u) override;
-  void adam_update(float* param, const float* grad, float* exp_avg, float* exp_avg_sq,
-                   int64_t n, const AdamUpdate& u) override;
+  void adam_update(float* param, const float* grad, float* exp_avg, float* exp_avg_sq, int64_t n,
+                   const AdamUpdate& u) override;
+
  private:
   CachingAllocator allocator_;
 };

@@ -54,8 +54,7 @@ double CpuBackend::softmax_cross_entropy_labels(const float* logits, const float
 }
 
 double CpuBackend::softmax_cross_entropy_targets(const float* logits, const float* targets,
-                                                 float* dlogits, int64_t rows,
-                                                 int64_t classes) {
+                                                 float* dlogits, int64_t rows, int64_t classes) {
   check_classes(classes);
   double loss = 0.0;
   for (int64_t r = 0; r < rows; ++r) {

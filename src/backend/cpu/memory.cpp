@@ -15,7 +15,7 @@ constexpr size_t kAlignment = 64;
 // glibc serves large blocks from fresh pages cheaply, while caching a data set's temporaries
 // would keep hundreds of MB reserved for the whole run.
 constexpr size_t kLargestCached = size_t{64} << 20;
-}
+}  // namespace
 
 CpuBackend::CpuBackend()
     : allocator_([](size_t bytes) { return std::aligned_alloc(kAlignment, bytes); },

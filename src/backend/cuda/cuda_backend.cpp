@@ -1,6 +1,5 @@
 // CudaBackend construction: the compute stream, the cuBLAS handle bound to it, the two caching
 // allocators (device memory, page-locked host memory), and the process-wide TF32 switch.
-#include "lockstep/base/logging.h"
 #include "backend/cuda/cuda_backend.h"
 
 #include <atomic>
@@ -10,6 +9,7 @@
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/device_guard.h"
 #include "backend/cuda/system_memory.h"
+#include "lockstep/base/logging.h"
 
 namespace lockstep::backend::cuda {
 

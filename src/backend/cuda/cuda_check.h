@@ -8,8 +8,8 @@
 
 #include <cstdio>
 
-#include "lockstep/base/logging.h"
 #include "lockstep/base/error.h"
+#include "lockstep/base/logging.h"
 
 // Throws unless the CUDA runtime call `expr` returns cudaSuccess.
 #define LOCKSTEP_CUDA_CHECK(expr)                                                               \
@@ -35,14 +35,14 @@
   } while (false)
 
 // For code that must not throw: logs the failure of `expr` as a warning and goes on.
-#define LOCKSTEP_CUDA_WARN(expr)                                                                 \
-  do {                                                                                           \
-    const cudaError_t lockstep_cuda_status_ = (expr);                                            \
-    if (lockstep_cuda_status_ != cudaSuccess) {                                                  \
-      ::lockstep::logging::warn("CUDA call %s failed at %s:%d: %s (%s)", #expr, __FILE__,      \
-                   __LINE__, cudaGetErrorName(lockstep_cuda_status_),                            \
-                   cudaGetErrorString(lockstep_cuda_status_));                                   \
-    }                                                                                            \
+#define LOCKSTEP_CUDA_WARN(expr)                                                          \
+  do {                                                                                    \
+    const cudaError_t lockstep_cuda_status_ = (expr);                                     \
+    if (lockstep_cuda_status_ != cudaSuccess) {                                           \
+      ::lockstep::logging::warn("CUDA call %s failed at %s:%d: %s (%s)", #expr, __FILE__, \
+                                __LINE__, cudaGetErrorName(lockstep_cuda_status_),        \
+                                cudaGetErrorString(lockstep_cuda_status_));               \
+    }                                                                                     \
   } while (false)
 
 // Throws unless the cuBLAS call `expr` returns CUBLAS_STATUS_SUCCESS.

@@ -90,8 +90,8 @@ void CudaBackend::gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t
   LOCKSTEP_CUBLAS_CHECK(
       cublasSetMathMode(cublas_, tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
   LOCKSTEP_CUBLAS_CHECK(cublasGemmEx(
-      cublas_, trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, g.n, g.m, g.k,
-      &alpha, b, CUDA_R_32F, g.ldb, a, CUDA_R_32F, g.lda, &beta, c, CUDA_R_32F, g.ldc,
+      cublas_, trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, g.n, g.m,
+      g.k, &alpha, b, CUDA_R_32F, g.ldb, a, CUDA_R_32F, g.lda, &beta, c, CUDA_R_32F, g.ldc,
       tf32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F_PEDANTIC, CUBLAS_GEMM_DEFAULT));
 }
 

@@ -1,10 +1,10 @@
 // Arrival tokens: persistent receives on rank 0, small non-blocking sends everywhere else.
-#include "lockstep/base/logging.h"
 #include "comm/mpi/arrivals.h"
 
 #include <cstdio>
 
 #include "comm/mpi/mpi_check.h"
+#include "lockstep/base/logging.h"
 
 namespace lockstep::comm::detail {
 

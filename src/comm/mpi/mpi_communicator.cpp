@@ -9,9 +9,9 @@
 
 #include "comm/collective_args.h"
 #include "comm/mpi/mpi_check.h"
+#include "lockstep/base/error.h"
 #include "lockstep/base/logging.h"
 #include "lockstep/comm/mpi_communicator.h"
-#include "lockstep/base/error.h"
 
 namespace lockstep::comm {
 

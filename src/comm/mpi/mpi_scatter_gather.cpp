@@ -79,8 +79,8 @@ void MpiCommunicator::scatterv(const float* send, const std::vector<int64_t>& co
 }
 
 int64_t MpiCommunicator::start_scatterv(const float* send, const std::vector<int64_t>& counts,
-                                        const std::vector<int64_t>& displacements,
-                                        float* receive, int root) {
+                                        const std::vector<int64_t>& displacements, float* receive,
+                                        int root) {
   const char* where = "MpiCommunicator::scatterv";
   detail::check_root(where, root, size_);
   detail::check_layout(where, counts, displacements, size_);
@@ -95,9 +95,8 @@ int64_t MpiCommunicator::start_scatterv(const float* send, const std::vector<int
     pending.displacements = to_int(displacements);
     MPI_Request request = MPI_REQUEST_NULL;
     LOCKSTEP_MPI_CHECK(MPI_Iscatterv(send, pending.counts.data(), pending.displacements.data(),
-                                     MPI_FLOAT, receive,
-                                     pending.counts[static_cast<size_t>(rank_)], MPI_FLOAT, root,
-                                     comm_, &request));
+                                     MPI_FLOAT, receive, pending.counts[static_cast<size_t>(rank_)],
+                                     MPI_FLOAT, root, comm_, &request));
     pending.requests.push_back(request);
   } else {
     scatterv_chunks(send, counts, displacements, receive, root, pending.op);  // done here

@@ -10,11 +10,11 @@
 #include <thread>
 #include <vector>
 
-#include "lockstep/base/logging.h"
 #include "comm/backoff.h"
 #include "comm/collective_trace.h"
 #include "comm/mpi/mpi_check.h"
 #include "comm/mpi/mpi_communicator.h"
+#include "lockstep/base/logging.h"
 
 namespace lockstep::comm {
 
@@ -79,8 +79,7 @@ void MpiCommunicator::time_out(MPI_Request* requests, int count, const Operation
     }
   }
   std::ostringstream line;
-  line << "collective timed out after " << deadline_s
-       << " s: " << op.name;
+  line << "collective timed out after " << deadline_s << " s: " << op.name;
   if (!label().empty()) line << "(" << label() << ")";
   line << " #" << op.sequence << ", " << op.bytes << " bytes";
   if (step() >= 0) line << ", step " << step();

@@ -12,8 +12,8 @@
 #include "backend/cuda/cuda_check.h"
 #include "comm/nccl/host_scope.h"
 #include "lockstep/backend/backend.h"
-#include "lockstep/comm/nccl_communicator.h"
 #include "lockstep/base/error.h"
+#include "lockstep/comm/nccl_communicator.h"
 
 namespace lockstep::comm {
 
@@ -27,8 +27,9 @@ void require_device(const char* where, const char* what, const void* pointer,
   LOCKSTEP_CUDA_CHECK(cudaPointerGetAttributes(&attributes, pointer));
   LOCKSTEP_CHECK(
       attributes.type == cudaMemoryTypeDevice || attributes.type == cudaMemoryTypeManaged,
-      where << ": " << what << " is in host memory, expected GPU memory; host buffers go "
-                               "through host() (the "
+      where << ": " << what
+            << " is in host memory, expected GPU memory; host buffers go "
+               "through host() (the "
             << host.name() << " communicator)");
 }
 
@@ -125,8 +126,8 @@ class HostStagedCommunicator final : public Communicator {
 }  // namespace
 
 std::unique_ptr<Communicator> make_host_staged_communicator(Communicator& host, Device device) {
-  LOCKSTEP_CHECK(device.is_cuda(), "make_host_staged_communicator: expected a CUDA device, found "
-                                       << device.str());
+  LOCKSTEP_CHECK(device.is_cuda(),
+                 "make_host_staged_communicator: expected a CUDA device, found " << device.str());
   return std::make_unique<HostStagedCommunicator>(host, device);
 }
 

@@ -15,8 +15,8 @@
 #include "comm/nccl/host_scope.h"
 #include "comm/nccl/nccl_check.h"
 #include "lockstep/backend/backend.h"
-#include "lockstep/comm/nccl_communicator.h"
 #include "lockstep/base/error.h"
+#include "lockstep/comm/nccl_communicator.h"
 
 namespace lockstep::comm {
 
@@ -197,17 +197,19 @@ int64_t NcclCommunicator::start_scatterv(const float* /*send*/,
                                          const std::vector<int64_t>& /*counts*/,
                                          const std::vector<int64_t>& /*displacements*/,
                                          float* /*receive*/, int /*root*/) {
-  LOCKSTEP_THROW("NcclCommunicator::scatterv: the NCCL communicator moves GPU memory, and "
-                 "batches are host memory: scatter them over host() (the "
-                 << host_.name() << " communicator)");
+  LOCKSTEP_THROW(
+      "NcclCommunicator::scatterv: the NCCL communicator moves GPU memory, and "
+      "batches are host memory: scatter them over host() (the "
+      << host_.name() << " communicator)");
 }
 
 void NcclCommunicator::gatherv(const float* /*send*/, const std::vector<int64_t>& /*counts*/,
-                               const std::vector<int64_t>& /*displacements*/,
-                               float* /*receive*/, int /*root*/) {
-  LOCKSTEP_THROW("NcclCommunicator::gatherv: the NCCL communicator moves GPU memory, and "
-                 "gathered rows are host memory: gather them over host() (the "
-                 << host_.name() << " communicator)");
+                               const std::vector<int64_t>& /*displacements*/, float* /*receive*/,
+                               int /*root*/) {
+  LOCKSTEP_THROW(
+      "NcclCommunicator::gatherv: the NCCL communicator moves GPU memory, and "
+      "gathered rows are host memory: gather them over host() (the "
+      << host_.name() << " communicator)");
 }
 
 void NcclCommunicator::allgather(const void* send, int64_t bytes, void* receive) {

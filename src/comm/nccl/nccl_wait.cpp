@@ -17,12 +17,12 @@
 #include <thread>
 #include <utility>
 
-#include "lockstep/base/logging.h"
 #include "backend/cuda/cuda_check.h"
 #include "comm/backoff.h"
 #include "comm/collective_trace.h"
 #include "comm/nccl/nccl_check.h"
 #include "comm/nccl/nccl_communicator.h"
+#include "lockstep/base/logging.h"
 
 namespace lockstep::comm {
 
@@ -150,8 +150,8 @@ void NcclCommunicator::check_deadline(const Operation& op, const char* stage) {
 // The MPI communicator's report, less the ranks that never arrived: NCCL does not say.
 void NcclCommunicator::time_out(const Operation& op, const char* stage) {
   std::ostringstream line;
-  line << "collective timed out after " << deadline()
-       << " s: " << describe(op) << ", " << op.bytes << " bytes";
+  line << "collective timed out after " << deadline() << " s: " << describe(op) << ", " << op.bytes
+       << " bytes";
   if (step() >= 0) line << ", step " << step();
   line << "; over NCCL on cuda:" << ordinal_ << " (" << stage << ")";
   logging::error("%s", line.str().c_str());
@@ -186,10 +186,11 @@ void NcclCommunicator::wait_until_initialized(Clock::time_point start, double de
       detail::throw_nccl_error(state, call.c_str(), __FILE__, __LINE__);
     }
     if (deadline_s > 0.0 && Seconds(Clock::now() - start).count() > deadline_s) {
-      logging::error("collective timed out after %g s: ncclCommInitRankConfig (NCCL set-up of %d "
-                 "ranks, this one on cuda:%d); a rank never joined, or the ranks cannot reach "
-                 "each other",
-                 deadline_s, size_, ordinal_);
+      logging::error(
+          "collective timed out after %g s: ncclCommInitRankConfig (NCCL set-up of %d "
+          "ranks, this one on cuda:%d); a rank never joined, or the ranks cannot reach "
+          "each other",
+          deadline_s, size_, ordinal_);
       end_job(kExitCollectiveTimeout);
     }
     backoff.pause(Clock::now() - start);
@@ -216,7 +217,7 @@ void NcclCommunicator::abort_nccl() noexcept {
     std::thread([comm, outcome] { outcome->set_value(ncclCommAbort(comm)); }).detach();
     if (finished.wait_for(kAbortLimit) != std::future_status::ready) {
       logging::warn("ncclCommAbort on cuda:%d did not return within %lld s; going on without it",
-                ordinal_, static_cast<long long>(kAbortLimit.count()));
+                    ordinal_, static_cast<long long>(kAbortLimit.count()));
       return;
     }
     result = finished.get();
@@ -224,8 +225,8 @@ void NcclCommunicator::abort_nccl() noexcept {
     result = ncclCommAbort(comm);  // no thread to be had: abort here, unbounded
   }
   if (result != ncclSuccess && result != ncclInProgress) {
-    logging::warn("ncclCommAbort on cuda:%d failed: %s (%s)", ordinal_, detail::nccl_result_name(result),
-              ncclGetErrorString(result));
+    logging::warn("ncclCommAbort on cuda:%d failed: %s (%s)", ordinal_,
+                  detail::nccl_result_name(result), ncclGetErrorString(result));
   }
 }
 
@@ -262,8 +263,8 @@ bool NcclCommunicator::finalize_nccl() noexcept {
       backoff.pause(Clock::now() - start);
     }
   }
-  logging::warn("the NCCL communicator on cuda:%d did not finish cleanly (%s); aborting it", ordinal_,
-            problem.c_str());
+  logging::warn("the NCCL communicator on cuda:%d did not finish cleanly (%s); aborting it",
+                ordinal_, problem.c_str());
   return false;
 }
 

@@ -1,6 +1,6 @@
 // A build without CUDA: make_nccl_communicator exists and says why it cannot work.
-#include "lockstep/comm/nccl_communicator.h"
 #include "lockstep/base/error.h"
+#include "lockstep/comm/nccl_communicator.h"
 
 namespace lockstep::comm {
 

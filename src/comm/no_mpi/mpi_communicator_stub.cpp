@@ -1,6 +1,6 @@
 // The MPI communicator's factory in a build without MPI: same entry point, a clear error.
-#include "lockstep/comm/mpi_communicator.h"
 #include "lockstep/base/error.h"
+#include "lockstep/comm/mpi_communicator.h"
 
 namespace lockstep::comm {
 

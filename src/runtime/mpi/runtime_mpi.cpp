@@ -4,8 +4,8 @@
 #include <mpi.h>
 
 #include "comm/mpi/mpi_check.h"
-#include "lockstep/comm/mpi_communicator.h"
 #include "lockstep/base/error.h"
+#include "lockstep/comm/mpi_communicator.h"
 #include "lockstep/runtime/runtime.h"
 
 namespace lockstep::runtime {

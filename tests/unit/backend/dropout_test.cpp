@@ -66,7 +66,7 @@ TEST(Dropout, DifferentSeedStreamOrStepGiveDifferentMasks) {
   EXPECT_NE(base, mask_of(8, 64, 0.5f, key(2, 0, 0)));
   EXPECT_NE(base, mask_of(8, 64, 0.5f, key(1, 1, 0)));
   EXPECT_NE(base, mask_of(8, 64, 0.5f, key(1, 0, 1)));
-  EXPECT_NE(base, mask_of(8, 64, 0.5f, key(1, 0, 0, 8)));  // other samples
+  EXPECT_NE(base, mask_of(8, 64, 0.5f, key(1, 0, 0, 8)));                   // other samples
   EXPECT_NE(base, mask_of(8, 64, 0.5f, key(uint64_t{1} << 32 | 1, 0, 0)));  // high seed bits
   EXPECT_NE(base, mask_of(8, 64, 0.5f, key(1, 0, uint64_t{1} << 32)));      // high step bits
 }

@@ -21,8 +21,8 @@ TEST(SoftmaxCrossEntropy, HandComputedCase) {
   const std::vector<float> logits = {1, 2, 3, 0, 0, 0};
   const std::vector<float> labels = {2, 0};
   std::vector<float> d(6);
-  const double loss = cpu().softmax_cross_entropy_labels(logits.data(), labels.data(), d.data(),
-                                                         2, 3);
+  const double loss =
+      cpu().softmax_cross_entropy_labels(logits.data(), labels.data(), d.data(), 2, 3);
   const double z = std::exp(1.0) + std::exp(2.0) + std::exp(3.0);
   EXPECT_NEAR(loss, (std::log(z) - 3.0) + std::log(3.0), 1e-6);  // SUM over rows
   EXPECT_NEAR(d[0], std::exp(1.0) / z, 1e-6);
@@ -37,8 +37,8 @@ TEST(SoftmaxCrossEntropy, HugeLogitsStayFiniteAndCorrect) {
   const std::vector<float> logits = {1e4f, -1e4f, 0.0f, 1e4f, -1e4f, 0.0f, 1e4f, -1e4f, 0.0f};
   const std::vector<float> labels = {0, 1, 2};
   std::vector<float> d(9);
-  const double loss = cpu().softmax_cross_entropy_labels(logits.data(), labels.data(), d.data(),
-                                                         3, 3);
+  const double loss =
+      cpu().softmax_cross_entropy_labels(logits.data(), labels.data(), d.data(), 3, 3);
   EXPECT_NEAR(loss, 0.0 + 2e4 + 1e4, 1e-6);
   const std::vector<float> expected = {0, 0, 0, 1, -1, 0, 1, 0, -1};
   for (int i = 0; i < 9; ++i) {
@@ -60,8 +60,8 @@ TEST(SoftmaxCrossEntropy, LabelsPathEqualsOneHotTargetsPath) {
   std::vector<float> targets(rows * classes, 0.0f);
   for (int64_t r = 0; r < rows; ++r) targets[r * classes + static_cast<int64_t>(labels[r])] = 1;
   std::vector<float> d_labels(rows * classes), d_targets(rows * classes);
-  const double a = cpu().softmax_cross_entropy_labels(logits.data(), labels.data(),
-                                                      d_labels.data(), rows, classes);
+  const double a = cpu().softmax_cross_entropy_labels(logits.data(), labels.data(), d_labels.data(),
+                                                      rows, classes);
   const double b = cpu().softmax_cross_entropy_targets(logits.data(), targets.data(),
                                                        d_targets.data(), rows, classes);
   EXPECT_NEAR(a, b, 1e-9);
@@ -74,8 +74,8 @@ TEST(SoftmaxCrossEntropy, SoftTargetsGradientMatchesFiniteDifferences) {
   const std::vector<float> targets = {0.1f, 0.2f, 0.3f, 0.4f, 1, 0, 0, 0, 0.25f, 0.25f, 0.5f, 0};
   Tensor d = Tensor::empty({rows, classes}), scratch = Tensor::empty({rows, classes});
   auto loss = [&] {
-    return cpu().softmax_cross_entropy_targets(logits.data(), targets.data(), scratch.data(),
-                                               rows, classes);
+    return cpu().softmax_cross_entropy_targets(logits.data(), targets.data(), scratch.data(), rows,
+                                               classes);
   };
   const Tensor numeric = testing::numerical_gradient(logits, loss, 1e-2);
   cpu().softmax_cross_entropy_targets(logits.data(), targets.data(), d.data(), rows, classes);

@@ -1,10 +1,11 @@
 // Device names: parsing and printing, and what a device without a backend does.
+#include "lockstep/base/device.h"
+
 #include <gtest/gtest.h>
 
 #include <string>
 
 #include "lockstep/backend/backend.h"
-#include "lockstep/base/device.h"
 #include "lockstep/base/error.h"
 #include "lockstep/tensor/tensor.h"
 

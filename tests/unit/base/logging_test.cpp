@@ -1,10 +1,11 @@
 // Rank-aware logging: info reaches stdout from rank 0 only; warn and error reach stderr from
 // any rank as one whole line prefixed "[rank R] warning: " / "[rank R] error: ".
+#include "lockstep/base/logging.h"
+
 #include <gtest/gtest.h>
 
 #include <string>
 
-#include "lockstep/base/logging.h"
 #include "support/capture_stream.h"
 
 namespace lockstep::logging {

@@ -1,10 +1,10 @@
 // Philox4x32-10 against the published Random123 known-answer vectors, and the properties of
 // sample_uniform that dropout and the test helpers rely on.
+#include "lockstep/base/philox.h"
+
 #include <gtest/gtest.h>
 
 #include <array>
-
-#include "lockstep/base/philox.h"
 
 namespace lockstep::philox {
 namespace {
@@ -26,9 +26,9 @@ TEST(Philox, KnownAnswerAllOnes) {
 }
 
 TEST(Philox, KnownAnswerPiDigits) {
-  EXPECT_EQ(run({{0x243f6a88u, 0x85a308d3u, 0x13198a2eu, 0x03707344u}},
-                {{0xa4093822u, 0x299f31d0u}}),
-            (std::array<uint32_t, 4>{0xd16cfe09u, 0x94fdccebu, 0x5001e420u, 0x24126ea1u}));
+  EXPECT_EQ(
+      run({{0x243f6a88u, 0x85a308d3u, 0x13198a2eu, 0x03707344u}}, {{0xa4093822u, 0x299f31d0u}}),
+      (std::array<uint32_t, 4>{0xd16cfe09u, 0x94fdccebu, 0x5001e420u, 0x24126ea1u}));
 }
 
 TEST(Philox, UnitFloatCoversZeroToBelowOne) {
@@ -51,8 +51,8 @@ TEST(Philox, SampleUniformMeanIsOneHalf) {
   double sum = 0.0;
   const int n = 1 << 16;
   for (int i = 0; i < n; ++i) {
-    const float u = sample_uniform(7, 0, 0, static_cast<uint64_t>(i) / 64,
-                                   static_cast<uint32_t>(i % 64));
+    const float u =
+        sample_uniform(7, 0, 0, static_cast<uint64_t>(i) / 64, static_cast<uint32_t>(i % 64));
     ASSERT_GE(u, 0.0f);
     ASSERT_LT(u, 1.0f);
     sum += u;

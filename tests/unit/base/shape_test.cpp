@@ -1,10 +1,11 @@
 // Shape helpers: element counts (with negative and overflowing extents refused) and printing.
+#include "lockstep/base/shape.h"
+
 #include <gtest/gtest.h>
 
 #include <cstdint>
 
 #include "lockstep/base/error.h"
-#include "lockstep/base/shape.h"
 
 namespace lockstep {
 namespace {

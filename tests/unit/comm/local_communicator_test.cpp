@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
+#include "lockstep/base/error.h"
 #include "lockstep/comm/communicator.h"
 #include "lockstep/comm/mpi_communicator.h"
-#include "lockstep/base/error.h"
 
 namespace lockstep::comm {
 namespace {

@@ -1,10 +1,11 @@
 // Adam and AdamW against PyTorch's published rules (torch.optim.Adam / AdamW) computed in
 // double, bias correction included, plus defaults, state layout and hyperparameter checks.
+#include "lockstep/optim/adam.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
 
-#include "lockstep/optim/adam.h"
 #include "optim_test_helpers.h"
 #include "support/test_support.h"
 
@@ -52,9 +53,9 @@ void expect_matches_reference(Adam& adam, float grad_scale, int steps, float mag
   nn::Parameter parameter = make_parameter("w", shape);
   run_steps(adam, parameter, 1, steps, grad_scale, magnitude);
   EXPECT_TRUE(::lockstep::testing::all_close(
-      parameter.value, to_tensor(shape, reference_adam(adam.options(),
-                                                       adam.decoupled_weight_decay(),
-                                                       grad_scale, 8, steps, magnitude))));
+      parameter.value,
+      to_tensor(shape, reference_adam(adam.options(), adam.decoupled_weight_decay(), grad_scale, 8,
+                                      steps, magnitude))));
 }
 
 // Property: PyTorch's defaults; AdamW differs only by weight decay 0.01, also when other
@@ -95,8 +96,7 @@ TEST(AdamTest, MatchesPytorchRuleOverFiveSteps) {
 // Property: L2 weight decay (added to the gradient) and non-default betas follow the rule;
 // beta2 0.99 keeps the bias correction large over the 6 steps.
 TEST(AdamTest, MatchesPytorchRuleWithL2WeightDecay) {
-  Adam adam({.lr = 0.02f, .beta1 = 0.8f, .beta2 = 0.99f, .epsilon = 1e-6f,
-             .weight_decay = 0.1f});
+  Adam adam({.lr = 0.02f, .beta1 = 0.8f, .beta2 = 0.99f, .epsilon = 1e-6f, .weight_decay = 0.1f});
   expect_matches_reference(adam, 0.5f, 6, 1.0f);
 }
 

@@ -125,11 +125,11 @@ TEST_P(FusedUpdateTest, LoadedStateIsLaidOutAtTheNextStepAndContinuesExactly) {
 
 INSTANTIATE_TEST_SUITE_P(
     EveryOptimizer, FusedUpdateTest,
-    ::testing::Values(Case{"sgd", {{"lr", 0.1}}},
-                      Case{"sgd", {{"lr", 0.1}, {"momentum", 0.9}, {"nesterov", true},
-                                   {"weight_decay", 0.01}}},
-                      Case{"rmsprop", {{"lr", 0.01}, {"weight_decay", 0.01}}},
-                      Case{"adam", {{"lr", 0.01}}}, Case{"adamw", {{"lr", 0.01}}}));
+    ::testing::Values(
+        Case{"sgd", {{"lr", 0.1}}},
+        Case{"sgd", {{"lr", 0.1}, {"momentum", 0.9}, {"nesterov", true}, {"weight_decay", 0.01}}},
+        Case{"rmsprop", {{"lr", 0.01}, {"weight_decay", 0.01}}}, Case{"adam", {{"lr", 0.01}}},
+        Case{"adamw", {{"lr", 0.01}}}));
 
 }  // namespace
 }  // namespace lockstep::optim

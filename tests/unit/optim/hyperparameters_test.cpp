@@ -82,18 +82,36 @@ TEST(HyperparametersTest, BadInputThrows) {
   EXPECT_TRUE(throws_mentioning([] { make_optimizer("adagrad", {}); },
                                 {"adagrad", "sgd, rmsprop, adam or adamw"}));
   EXPECT_TRUE(throws_mentioning([] { make_optimizer("Adam", {}); }, {"Adam"}));
-  EXPECT_TRUE(throws_mentioning([] { make_optimizer("adam", {{"learning_rate", 0.1}}); },
-                                {"learning_rate", "lr"}));
-  EXPECT_TRUE(throws_mentioning([] { make_optimizer("sgd", {{"momentum", "high"}}); },
-                                {"momentum", "number", "string"}));
-  EXPECT_TRUE(throws_mentioning([] { make_optimizer("sgd", {{"nesterov", 1}}); },
-                                {"nesterov", "true or false"}));
-  EXPECT_TRUE(throws_mentioning([] { make_optimizer("rmsprop", {{"rho", 1.5}}); },
-                                {"rho", "[0, 1)"}));
-  EXPECT_TRUE(throws_mentioning([] { make_optimizer("adam", {{"lr", 1e300}}); },
-                                {"lr", "finite float"}));
-  EXPECT_TRUE(throws_mentioning([] { make_optimizer("adam", nlohmann::json::array({1, 2})); },
-                                {"JSON object", "array"}));
+  EXPECT_TRUE(throws_mentioning(
+      [] {
+        make_optimizer("adam", {{"learning_rate", 0.1}});
+      },
+      {"learning_rate", "lr"}));
+  EXPECT_TRUE(throws_mentioning(
+      [] {
+        make_optimizer("sgd", {{"momentum", "high"}});
+      },
+      {"momentum", "number", "string"}));
+  EXPECT_TRUE(throws_mentioning(
+      [] {
+        make_optimizer("sgd", {{"nesterov", 1}});
+      },
+      {"nesterov", "true or false"}));
+  EXPECT_TRUE(throws_mentioning(
+      [] {
+        make_optimizer("rmsprop", {{"rho", 1.5}});
+      },
+      {"rho", "[0, 1)"}));
+  EXPECT_TRUE(throws_mentioning(
+      [] {
+        make_optimizer("adam", {{"lr", 1e300}});
+      },
+      {"lr", "finite float"}));
+  EXPECT_TRUE(throws_mentioning(
+      [] {
+        make_optimizer("adam", nlohmann::json::array({1, 2}));
+      },
+      {"JSON object", "array"}));
 }
 
 // Property: set_learning_rate changes the rate used by the next step and the one reported by
@@ -104,10 +122,9 @@ TEST(HyperparametersTest, SetLearningRate) {
     optimizer->set_learning_rate(0.125f);
     EXPECT_EQ(optimizer->learning_rate(), 0.125f);
     EXPECT_FLOAT_EQ(optimizer->hyperparameters()["lr"].get<float>(), 0.125f);
-    EXPECT_TRUE(throws_mentioning([&] { optimizer->set_learning_rate(0.0f); },
-                                  {"learning rate"}));
-    EXPECT_TRUE(throws_mentioning([&] { optimizer->set_learning_rate(std::nanf("")); },
-                                  {"learning rate"}));
+    EXPECT_TRUE(throws_mentioning([&] { optimizer->set_learning_rate(0.0f); }, {"learning rate"}));
+    EXPECT_TRUE(
+        throws_mentioning([&] { optimizer->set_learning_rate(std::nanf("")); }, {"learning rate"}));
     EXPECT_EQ(optimizer->learning_rate(), 0.125f);
   }
   nn::Parameter p{"w", Tensor::full({1}, 1.0f), Tensor::full({1}, 1.0f)};

@@ -1,10 +1,11 @@
 // Rmsprop against the rule documented in backend.h for Keras's RMSprop, computed in double,
 // plus its defaults, state layout and hyperparameter checks.
+#include "lockstep/optim/rmsprop.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
 
-#include "lockstep/optim/rmsprop.h"
 #include "optim_test_helpers.h"
 #include "support/test_support.h"
 
@@ -19,8 +20,8 @@ using testing::throws_mentioning;
 using testing::to_tensor;
 
 // In double: g = s*grad + wd*p; ms = rho*ms + (1-rho)*g^2; p -= lr*g / (sqrt(ms) + eps).
-std::vector<double> reference_rmsprop(const RmspropOptions& o, float grad_scale, int n,
-                                      int steps, float magnitude) {
+std::vector<double> reference_rmsprop(const RmspropOptions& o, float grad_scale, int n, int steps,
+                                      float magnitude) {
   const std::vector<float> start = initial_values(n);
   std::vector<double> p(start.begin(), start.end()), ms(static_cast<size_t>(n), 0.0);
   const double lr = o.lr, rho = o.rho, eps = o.epsilon, wd = o.weight_decay;

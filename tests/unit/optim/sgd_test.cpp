@@ -1,8 +1,9 @@
 // Sgd against PyTorch's published rule (torch.optim.SGD, dampening 0) computed in double,
 // plus its state layout and hyperparameter checks.
+#include "lockstep/optim/sgd.h"
+
 #include <gtest/gtest.h>
 
-#include "lockstep/optim/sgd.h"
 #include "optim_test_helpers.h"
 #include "support/test_support.h"
 
@@ -79,15 +80,15 @@ TEST(SgdTest, MomentumMatchesPytorchRule) {
 
 // Property: Nesterov momentum (g + mu*b) follows PyTorch's rule over 5 steps.
 TEST(SgdTest, NesterovMatchesPytorchRule) {
-  expect_matches_reference(
-      {.lr = 0.05f, .momentum = 0.8f, .weight_decay = 0.02f, .nesterov = true}, 0.5f, 5);
+  expect_matches_reference({.lr = 0.05f, .momentum = 0.8f, .weight_decay = 0.02f, .nesterov = true},
+                           0.5f, 5);
 }
 
 // Property: Nesterov and heavy-ball momentum give different trajectories (the flag is used).
 TEST(SgdTest, NesterovDiffersFromHeavyBall) {
   nn::Parameter a = make_parameter("w", {4}), b = make_parameter("w", {4});
-  Sgd heavy({.lr = 0.1f, .momentum = 0.9f}), nesterov({.lr = 0.1f, .momentum = 0.9f,
-                                                       .nesterov = true});
+  Sgd heavy({.lr = 0.1f, .momentum = 0.9f}),
+      nesterov({.lr = 0.1f, .momentum = 0.9f, .nesterov = true});
   run_steps(heavy, a, 1, 3, 1.0f);
   run_steps(nesterov, b, 1, 3, 1.0f);
   EXPECT_FALSE(testing::bit_identical(a.value, b.value));

@@ -182,8 +182,8 @@ TEST(OptimizerStateTest, BadStepCountThrows) {
                                   {"step", "whole number"}));
   }
   state.back().tensor = Tensor::full({2}, 1.0f);
-  EXPECT_TRUE(throws_mentioning([&] { adam.load_state(state, pointers(parameters)); },
-                                {"step", "[1]"}));
+  EXPECT_TRUE(
+      throws_mentioning([&] { adam.load_state(state, pointers(parameters)); }, {"step", "[1]"}));
 }
 
 // Property: step() rejects a missing or misshapen gradient, duplicate names and a

@@ -4,12 +4,12 @@
 #include <gtest/gtest.h>
 
 #include "lockstep/base/error.h"
+#include "lockstep/comm/communicator.h"
 #include "lockstep/data/synthetic.h"
 #include "lockstep/nn/loss.h"
 #include "lockstep/nn/sequential.h"
 #include "lockstep/optim/optimizer.h"
 #include "lockstep/optim/slot_optimizer.h"
-#include "lockstep/comm/communicator.h"
 #include "lockstep/parallel/data_parallel.h"
 #include "support/test_support.h"
 

@@ -6,12 +6,12 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "lockstep/comm/communicator.h"
 #include "lockstep/data/idx_dataset.h"
 #include "lockstep/io/checkpoint.h"
 #include "lockstep/nn/loss.h"
 #include "lockstep/nn/sequential.h"
 #include "lockstep/optim/optimizer.h"
-#include "lockstep/comm/communicator.h"
 #include "lockstep/parallel/data_parallel.h"
 #include "support/test_support.h"
 

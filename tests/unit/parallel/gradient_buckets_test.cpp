@@ -1,18 +1,19 @@
 // Fusion buckets: parameters packed last-layer-first within the size limit, every grad a view
 // into its bucket (so backward writes straight into the buffer the allreduce sends), buckets
 // started as backward finishes them; and the reducers' sums over the passes of a step.
+#include "parallel/gradient_buckets.h"
+
 #include <gtest/gtest.h>
 
 #include <cstdlib>
 #include <string>
 #include <vector>
 
-#include "lockstep/comm/communicator.h"
 #include "lockstep/base/error.h"
+#include "lockstep/comm/communicator.h"
 #include "lockstep/nn/sequential.h"
-#include "parallel/gradient_buckets.h"
-#include "small_mlp.h"
 #include "parallel/gradient_reducer.h"
+#include "small_mlp.h"
 
 namespace lockstep::parallel {
 namespace {
@@ -87,7 +88,6 @@ TEST(GradientBucketsTest, RejectsNonPositiveBucketSize) {
   auto m = model();
   EXPECT_THROW(GradientBuckets(m->parameters(), 0, Device::cpu()), Error);
 }
-
 
 // A world of one that records when each non-blocking allreduce starts and finishes, and how
 // many elements it covers.

@@ -8,8 +8,8 @@
 #include <stdexcept>
 #include <string>
 
-#include "support/capture_stream.h"
 #include "lockstep/base/error.h"
+#include "support/capture_stream.h"
 
 namespace lockstep::runtime {
 namespace {

@@ -1,11 +1,12 @@
 // Tensor: construction, views sharing storage, bounds errors that name shapes, copies.
+#include "lockstep/tensor/tensor.h"
+
 #include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
 
 #include "lockstep/base/error.h"
-#include "lockstep/tensor/tensor.h"
 
 namespace lockstep {
 namespace {
@@ -57,8 +58,9 @@ TEST(Tensor, SizeOutOfRangeThrowsNamingShape) {
 }
 
 TEST(Tensor, FromVectorCountMismatchThrows) {
-  const std::string message =
-      error_message([] { Tensor::from_vector({2, 3}, std::vector<float>{1, 2, 3}); });
+  const std::string message = error_message([] {
+    Tensor::from_vector({2, 3}, std::vector<float>{1, 2, 3});
+  });
   EXPECT_TRUE(contains(message, "[2, 3]")) << message;
   EXPECT_TRUE(contains(message, "6")) << message;
   EXPECT_TRUE(contains(message, "3")) << message;
