@@ -146,7 +146,7 @@ int predict(runtime::Runtime& rt, PredictOptions& o) {
                    "--output: folder '" << folder.string() << "' does not exist");
   }
   const io::Checkpoint checkpoint = io::read_checkpoint(o.checkpoint);  // every rank
-  std::unique_ptr<nn::Sequential> model = io::load_model(checkpoint);
+  std::unique_ptr<nn::Model> model = io::load_model(checkpoint);
   const std::optional<std::string> trained_on = io::read_run_settings(checkpoint.state.extra).data;
   if (!o.set("data") && trained_on) o.data = *trained_on;
   if (!o.set("seed")) o.seed = static_cast<int64_t>(checkpoint.state.seed);

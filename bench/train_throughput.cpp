@@ -17,7 +17,7 @@
 #include "lockstep/comm/nccl_communicator.h"
 #include "lockstep/data/data_source.h"
 #include "lockstep/nn/loss.h"
-#include "lockstep/nn/sequential.h"
+#include "lockstep/nn/model.h"
 #include "lockstep/optim/optimizer.h"
 #include "lockstep/parallel/data_parallel.h"
 #include "lockstep/runtime/runtime.h"

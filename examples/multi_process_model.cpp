@@ -10,8 +10,24 @@ int main(int argc, char** argv) {
   return runtime::run_guarded(runtime, [&] {
     const int64_t num_samples = 1000, height = 28, width = 28, num_classes = 10;
 
-    // The template model. Every rank builds it; rank 0's weights are broadcast to all.
-    auto model = nn::build_model(nn::builtin_spec("cnn"), /*seed=*/1);
+    // The template model: a graph of layers with a residual block, whose input is added to
+    // its output ("inputs" names what feeds a layer; without it, the layer before). Every rank
+    // builds it; rank 0's weights are broadcast to all.
+    auto model = nn::build_model(nlohmann::json::parse(R"({
+      "name": "residual_cnn", "input_shape": [1, 28, 28],
+      "layers": [
+        {"type": "Conv2D", "filters": 16, "kernel_size": 5},
+        {"type": "ReLU"},
+        {"type": "MaxPool2D", "pool_size": 2, "name": "block_in"},
+        {"type": "Conv2D", "filters": 16, "kernel_size": 3, "padding": "same"},
+        {"type": "ReLU"},
+        {"type": "Conv2D", "filters": 16, "kernel_size": 3, "padding": "same", "name": "block_out"},
+        {"type": "Add", "inputs": ["block_in", "block_out"]},
+        {"type": "ReLU"},
+        {"type": "MaxPool2D", "pool_size": 2},
+        {"type": "Flatten"},
+        {"type": "Dense", "units": 10}]})"),
+                                 /*seed=*/1);
 
     // Replicates the model on every process of the job (8 with mpirun -np 8).
     parallel::DataParallel parallel_model(*model, runtime.world(), Device::cpu());

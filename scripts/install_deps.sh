@@ -9,7 +9,7 @@ packages=(
   libopenblas-dev zlib1g-dev nlohmann-json3-dev libboost-program-options-dev
   libopenmpi-dev openmpi-bin libgtest-dev
   dataset-fashion-mnist
-  python3-numpy
+  python3-numpy python3-torch
 )
 
 missing=()

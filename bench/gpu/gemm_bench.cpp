@@ -26,7 +26,7 @@
 #include "gpu/gpu_info.h"
 #include "lockstep/base/error.h"
 #include "lockstep/nn/dense.h"
-#include "lockstep/nn/sequential.h"
+#include "lockstep/nn/model.h"
 #include "lockstep/tensor/tensor.h"
 #include "support/process_info.h"
 #include "support/stats.h"
@@ -180,7 +180,7 @@ nlohmann::json measure(const DenseShape& s, Precision precision, const Options& 
   CudaBackend& backend = backend::cuda::cuda_backend(0);
   CudaBackend::set_allow_tf32(precision == Precision::kTf32);
 
-  nn::Sequential model({s.in_features});
+  nn::Model model({s.in_features});
   model.add(std::make_unique<nn::Dense>(s.in_features, s.out_features));
   model.to(gpu);
   const Tensor x = random_tensor({s.batch, s.in_features}, 7).to(gpu);

@@ -13,7 +13,7 @@
 #include "lockstep/io/model_weights.h"
 #include "lockstep/nn/layers.h"
 #include "lockstep/nn/loss.h"
-#include "lockstep/nn/sequential.h"
+#include "lockstep/nn/model.h"
 #include "lockstep/optim/optimizer.h"
 #include "lockstep/parallel/data_parallel.h"
 #include "lockstep/runtime/runtime.h"

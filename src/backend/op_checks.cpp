@@ -2,6 +2,7 @@
 #include "backend/op_checks.h"
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 
 #include "lockstep/base/error.h"
@@ -18,6 +19,17 @@ int to_blas_int(int64_t value, const char* name, const char* library) {
 }
 
 }  // namespace
+
+void check_copy_rows(int64_t dst_stride, const float* dst, int64_t src_stride, const float* src,
+                     int64_t rows, int64_t cols) {
+  LOCKSTEP_CHECK(rows >= 0 && cols >= 0,
+                 "copy_rows: rows " << rows << " and cols " << cols << " must not be negative");
+  LOCKSTEP_CHECK(dst_stride >= cols && src_stride >= cols,
+                 "copy_rows: strides " << dst_stride << " (dst) and " << src_stride
+                                       << " (src) must be at least the " << cols << " columns");
+  LOCKSTEP_CHECK(rows == 0 || cols == 0 || (dst != nullptr && src != nullptr),
+                 "copy_rows: null buffer for " << rows << " rows of " << cols << " columns");
+}
 
 GemmInts check_gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, int64_t lda,
                     int64_t ldb, int64_t ldc, const char* library) {
@@ -68,6 +80,29 @@ void throw_bad_label(int64_t row, float value, int64_t classes) {
   LOCKSTEP_THROW("softmax_cross_entropy: label of row "
                  << row << " is " << value << ", expected an integer class in [0, " << classes
                  << ")");
+}
+
+void check_depthwise_conv(const ConvGeometry& g, int64_t batch, int64_t multiplier,
+                          const char* what) {
+  check_conv_geometry(g, what);
+  LOCKSTEP_CHECK(batch >= 0 && multiplier > 0, what << ": batch must be >= 0 and the multiplier "
+                                                       "positive, found batch "
+                                                    << batch << " and multiplier " << multiplier);
+}
+
+void check_layer_norm(int64_t rows, int64_t cols, const float* weight, const float* bias,
+                      const char* what) {
+  LOCKSTEP_CHECK(rows >= 0 && cols > 0, what << ": needs rows >= 0 and cols > 0, found rows "
+                                             << rows << " and cols " << cols);
+  LOCKSTEP_CHECK((weight == nullptr) == (bias == nullptr),
+                 what << ": the weight and bias must both be given or both be null, found "
+                      << (weight == nullptr ? "no weight" : "a weight") << " and "
+                      << (bias == nullptr ? "no bias" : "a bias"));
+}
+
+void check_layer_norm_eps(float eps) {
+  LOCKSTEP_CHECK(std::isfinite(eps) && eps > 0.0f,
+                 "layer_norm_forward: eps must be a positive finite number, found " << eps);
 }
 
 }  // namespace lockstep::backend

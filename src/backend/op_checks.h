@@ -28,9 +28,26 @@ void check_conv_geometry(const ConvGeometry& g, const char* what);
 // (the elements a sample's counter can key).
 void check_dropout(float rate, const DropoutKey& key, int64_t cols);
 
+// copy_rows' extents: rows and cols >= 0, each stride at least cols, pointers set when there
+// is anything to copy.
+void check_copy_rows(int64_t dst_stride, const float* dst, int64_t src_stride, const float* src,
+                     int64_t rows, int64_t cols);
+
 // softmax_cross_entropy needs at least one class.
 void check_classes(int64_t classes);
 // The error for row `row` whose label `value` is not an integer class in [0, classes).
 [[noreturn]] void throw_bad_label(int64_t row, float value, int64_t classes);
+
+// Checks a depthwise convolution: the geometry as check_conv_geometry, batch >= 0 and a
+// positive channel multiplier; `what` names the op.
+void check_depthwise_conv(const ConvGeometry& g, int64_t batch, int64_t multiplier,
+                          const char* what);
+
+// Checks a layer normalization over [rows, cols]: rows >= 0, cols > 0, and the affine pair
+// (weight and bias, or their gradients) both given or both null; `what` names the op.
+void check_layer_norm(int64_t rows, int64_t cols, const float* weight, const float* bias,
+                      const char* what);
+// eps must be a positive finite number.
+void check_layer_norm_eps(float eps);
 
 }  // namespace lockstep::backend

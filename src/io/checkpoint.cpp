@@ -171,7 +171,7 @@ std::string join(const std::vector<std::string>& parts) {
 
 }  // namespace
 
-void save_checkpoint(const std::filesystem::path& path, nn::Sequential& model,
+void save_checkpoint(const std::filesystem::path& path, nn::Model& model,
                      const optim::Optimizer& optimizer, const TrainerState& state,
                      const std::function<void()>& before_rename) {
   const std::string prefix = kOptimizerStatePrefix;
@@ -240,7 +240,7 @@ Checkpoint read_checkpoint(const std::filesystem::path& path) {
   return checkpoint;
 }
 
-void restore_checkpoint(const Checkpoint& checkpoint, nn::Sequential& model,
+void restore_checkpoint(const Checkpoint& checkpoint, nn::Model& model,
                         optim::Optimizer& optimizer) {
   const std::string source = checkpoint.path.string();
   const std::vector<nn::Parameter*> parameters = model.parameters();

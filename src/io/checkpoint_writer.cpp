@@ -73,8 +73,7 @@ std::filesystem::path CheckpointWriter::path_for(int64_t step) const {
   return target_.folder.empty() ? target_.file : checkpoint_path(target_.folder, step);
 }
 
-SaveOutcome CheckpointWriter::write_on_root(nn::Sequential& model,
-                                            const optim::Optimizer& optimizer,
+SaveOutcome CheckpointWriter::write_on_root(nn::Model& model, const optim::Optimizer& optimizer,
                                             const TrainerState& state) {
   SaveOutcome outcome;
   outcome.path = path_for(state.step);
@@ -98,7 +97,7 @@ SaveOutcome CheckpointWriter::write_on_root(nn::Sequential& model,
   return outcome;
 }
 
-SaveOutcome CheckpointWriter::save(nn::Sequential& model, const optim::Optimizer& optimizer,
+SaveOutcome CheckpointWriter::save(nn::Model& model, const optim::Optimizer& optimizer,
                                    const TrainerState& state) {
   if (!enabled() || state.step == last_step_) return {};
   SaveOutcome outcome;

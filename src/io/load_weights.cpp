@@ -45,7 +45,7 @@ std::string parameter_problems(const Checkpoint& checkpoint,
 
 }  // namespace
 
-void load_weights(const Checkpoint& checkpoint, nn::Sequential& model) {
+void load_weights(const Checkpoint& checkpoint, nn::Model& model) {
   const std::string source = checkpoint.path.string();
   LOCKSTEP_CHECK(checkpoint.model_spec == model.spec(),
                  "checkpoint '" << source << "' was saved from model '"
@@ -62,8 +62,8 @@ void load_weights(const Checkpoint& checkpoint, nn::Sequential& model) {
   }
 }
 
-std::unique_ptr<nn::Sequential> load_model(const Checkpoint& checkpoint) {
-  std::unique_ptr<nn::Sequential> model;
+std::unique_ptr<nn::Model> load_model(const Checkpoint& checkpoint) {
+  std::unique_ptr<nn::Model> model;
   try {
     model = nn::build_model(checkpoint.model_spec, checkpoint.state.seed);
   } catch (const Error& e) {

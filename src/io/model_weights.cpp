@@ -8,7 +8,7 @@
 
 namespace lockstep::io {
 
-void save_weights(const std::filesystem::path& path, nn::Sequential& model) {
+void save_weights(const std::filesystem::path& path, nn::Model& model) {
   NamedTensors tensors;
   for (nn::Parameter* p : model.parameters()) tensors.push_back({p->name, p->value});
   const std::map<std::string, std::string> metadata = {{"format", "lockstep-weights"},

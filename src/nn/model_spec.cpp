@@ -1,12 +1,13 @@
-// Model specs: build_model turns a JSON spec into a Sequential (every field checked, errors
-// naming the layer and field), and builtin_spec holds the named architectures.
+// Model specs: build_model turns a JSON spec into a Model, a chain or a graph of layers
+// (every field checked, errors naming the layer and field), and builtin_spec holds the named
+// architectures.
 #include <functional>
 #include <map>
 
 #include "lockstep/base/error.h"
 #include "lockstep/nn/initializers.h"
 #include "lockstep/nn/layers.h"
-#include "lockstep/nn/sequential.h"
+#include "lockstep/nn/model.h"
 #include "nn/spec_reader.h"
 
 namespace lockstep::nn {
@@ -97,6 +98,63 @@ std::unique_ptr<Layer> make_activation(LayerSpecReader& reader, const Shape& /*i
   return std::make_unique<ActivationLayer>(kind);
 }
 
+// depth_multiplier: a positive integer, 1 when absent (Keras's default).
+int64_t depth_multiplier(LayerSpecReader& reader) {
+  return reader.has("depth_multiplier") ? reader.positive_int("depth_multiplier") : 1;
+}
+
+std::unique_ptr<Layer> make_depthwise_conv2d(LayerSpecReader& reader, const Shape& input_shape) {
+  const auto kernel = reader.int_pair("kernel_size", 1, std::nullopt);
+  const auto strides = reader.int_pair("strides", 1, std::array<int64_t, 2>{1, 1});
+  const auto padding = conv_padding(reader, kernel, strides);
+  const int64_t multiplier = depth_multiplier(reader);
+  const bool use_bias = reader.boolean("use_bias", true);
+  const std::string initializer = kernel_initializer(reader);
+  LOCKSTEP_CHECK(input_shape.size() == 3, reader.where()
+                                              << ": input shape is " << to_string(input_shape)
+                                              << ", expected [channels, height, width]");
+  return std::make_unique<DepthwiseConv2D>(input_shape[0], kernel[0], kernel[1], strides[0],
+                                           strides[1], padding[0], padding[1], multiplier, use_bias,
+                                           initializer);
+}
+
+std::unique_ptr<Layer> make_separable_conv2d(LayerSpecReader& reader, const Shape& input_shape) {
+  const int64_t filters = reader.positive_int("filters");
+  const auto kernel = reader.int_pair("kernel_size", 1, std::nullopt);
+  const auto strides = reader.int_pair("strides", 1, std::array<int64_t, 2>{1, 1});
+  const auto padding = conv_padding(reader, kernel, strides);
+  const int64_t multiplier = depth_multiplier(reader);
+  const bool use_bias = reader.boolean("use_bias", true);
+  const std::string initializer = kernel_initializer(reader);
+  LOCKSTEP_CHECK(input_shape.size() == 3, reader.where()
+                                              << ": input shape is " << to_string(input_shape)
+                                              << ", expected [channels, height, width]");
+  return std::make_unique<SeparableConv2D>(input_shape[0], filters, kernel[0], kernel[1],
+                                           strides[0], strides[1], padding[0], padding[1],
+                                           multiplier, use_bias, initializer);
+}
+
+std::unique_ptr<Layer> make_global_average_pooling2d(LayerSpecReader& reader,
+                                                     const Shape& input_shape) {
+  LOCKSTEP_CHECK(input_shape.size() == 3, reader.where()
+                                              << ": input shape is " << to_string(input_shape)
+                                              << ", expected [channels, height, width]");
+  return std::make_unique<GlobalAveragePooling2D>();
+}
+
+// LayerNorm normalises over the whole per-sample shape it receives.
+std::unique_ptr<Layer> make_layer_norm(LayerSpecReader& reader, const Shape& input_shape) {
+  double eps = 1e-5;
+  if (const nlohmann::json* value = reader.raw("eps")) {
+    eps = value->is_number() ? value->get<double>() : 0.0;
+    if (!value->is_number() || !LayerNorm::valid_eps(eps)) {
+      reader.fail("eps", "must be a positive number that a float can hold, found " + value->dump());
+    }
+  }
+  const bool affine = reader.boolean("elementwise_affine", true);
+  return std::make_unique<LayerNorm>(input_shape, eps, affine);
+}
+
 const std::map<std::string, LayerFactory>& layer_factories() {
   static const std::map<std::string, LayerFactory> kFactories = {
       {"Dense", make_dense},
@@ -109,6 +167,13 @@ const std::map<std::string, LayerFactory>& layer_factories() {
       {"Tanh", make_activation},
       {"Sigmoid", make_activation},
       {"GELU", make_activation},
+      {"Add", [](LayerSpecReader&, const Shape&) { return std::make_unique<Add>(); }},
+      {"Concatenate",
+       [](LayerSpecReader&, const Shape&) { return std::make_unique<Concatenate>(); }},
+      {"DepthwiseConv2D", make_depthwise_conv2d},
+      {"SeparableConv2D", make_separable_conv2d},
+      {"GlobalAveragePooling2D", make_global_average_pooling2d},
+      {"LayerNorm", make_layer_norm},
   };
   return kFactories;
 }
@@ -151,36 +216,88 @@ void check_top_level(const nlohmann::json& spec) {
                      << (layers == spec.end() ? std::string("nothing") : layers->dump()));
 }
 
-// One layer from its entry, checked against the shape it will receive.
-std::unique_ptr<Layer> build_layer(const nlohmann::json& entry, size_t index,
-                                   const Shape& input_shape) {
+// A layer entry's "name": absent (the layer is called by its index) or a string.
+std::string read_name(LayerSpecReader& reader) {
+  const nlohmann::json* name = reader.raw("name");
+  if (name == nullptr) return "";
+  if (!name->is_string() || name->get<std::string>().empty()) {
+    reader.fail("name", "must be a non-empty string, found " + name->dump());
+  }
+  return name->get<std::string>();
+}
+
+// A layer entry's "inputs": absent (the previous layer), a name, or a list of names of earlier
+// layers or "input".
+std::vector<std::string> read_inputs(LayerSpecReader& reader) {
+  const nlohmann::json* inputs = reader.raw("inputs");
+  if (inputs == nullptr) return {};
+  if (inputs->is_string()) return {inputs->get<std::string>()};
+  bool valid = inputs->is_array() && !inputs->empty();
+  for (const nlohmann::json& input : valid ? *inputs : nlohmann::json::array()) {
+    valid = valid && input.is_string();
+  }
+  if (!valid) {
+    reader.fail("inputs", "must be a layer name or a non-empty list of layer names (or \"" +
+                              std::string(Model::kInput) + "\"), found " + inputs->dump());
+  }
+  return inputs->get<std::vector<std::string>>();
+}
+
+// Builds the layer of entry `index`, checked against the shapes it will receive, initialises
+// it from `seed` and adds it to `model` with its name and inputs.
+void add_layer(Model& model, const nlohmann::json& entry, size_t index, uint64_t seed) {
   LayerSpecReader reader(entry, index);
   const auto factory = layer_factories().find(reader.type());
   LOCKSTEP_CHECK(factory != layer_factories().end(),
                  reader.where() << ": unknown layer type \"" << reader.type() << "\"; expected "
                                 << known_types());
+  std::string name = read_name(reader);
+  std::vector<std::string> inputs = read_inputs(reader);
+  Shape input_shape;  // of the first input, which single-input layers are built for
+  try {
+    input_shape = inputs.empty() ? model.output_shape() : model.output_shape_of(inputs[0]);
+  } catch (const Error& error) {
+    reader.fail("inputs", error.message());
+  }
   std::unique_ptr<Layer> layer = factory->second(reader, input_shape);
   reader.finish();
-  try {
-    layer->output_shape(input_shape);
-  } catch (const Error& error) {
-    LOCKSTEP_THROW(reader.where() << ": does not fit its input shape " << to_string(input_shape)
-                                  << ": " << error.message());
+  if (dynamic_cast<MultiInputLayer*>(layer.get()) == nullptr) {
+    try {
+      layer->output_shape(input_shape);
+    } catch (const Error& error) {
+      LOCKSTEP_THROW(reader.where() << ": does not fit its input shape " << to_string(input_shape)
+                                    << ": " << error.message());
+    }
   }
-  return layer;
+  layer->initialize(seed, static_cast<uint32_t>(index));
+  try {
+    model.add(std::move(layer), std::move(inputs), std::move(name));
+  } catch (const Error& error) {
+    LOCKSTEP_THROW(reader.where() << ": " << error.message());
+  }
 }
 
 }  // namespace
 
-std::unique_ptr<Sequential> build_model(const nlohmann::json& spec, uint64_t seed) {
+std::unique_ptr<Model> build_model(const nlohmann::json& spec, uint64_t seed) {
   check_top_level(spec);
   const Shape input_shape = read_input_shape(spec);
-  auto model = std::make_unique<Sequential>(input_shape, spec.value("name", std::string("model")));
+  auto model = std::make_unique<Model>(input_shape, spec.value("name", std::string("model")));
   const nlohmann::json& layers = spec.at("layers");
   for (size_t index = 0; index < layers.size(); ++index) {
-    std::unique_ptr<Layer> layer = build_layer(layers[index], index, model->output_shape());
-    layer->initialize(seed, static_cast<uint32_t>(index));
-    model->add(std::move(layer));
+    add_layer(*model, layers[index], index, seed);
+  }
+  // Every layer but the last must feed another: a model has one output.
+  for (size_t index = 0; index + 1 < model->size(); ++index) {
+    bool used = false;
+    for (size_t later = index + 1; later < model->size() && !used; ++later) {
+      for (const std::string& input : model->layer_inputs(later)) {
+        used = used || input == model->layer_name(index);
+      }
+    }
+    LOCKSTEP_CHECK(used, "model spec: layers[" << index << "] (" << model->layer(index).type()
+                                               << "): its output feeds no later layer; every "
+                                                  "layer but the last must (the model's output)");
   }
   return model;
 }

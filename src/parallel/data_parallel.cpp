@@ -59,7 +59,7 @@ std::string input_mode_name(InputMode mode) {
   return mode == InputMode::kScatter ? "scatter" : "sharded";
 }
 
-uint64_t model_fingerprint(nn::Sequential& model) {
+uint64_t model_fingerprint(nn::Model& model) {
   std::string text = model.spec().dump();
   for (nn::Parameter* p : model.parameters()) text += "|" + p->name + to_string(p->value.shape());
   uint64_t hash = 14695981039346656037ull;  // FNV-1a, 64-bit
@@ -70,7 +70,7 @@ uint64_t model_fingerprint(nn::Sequential& model) {
   return hash;
 }
 
-DataParallel::DataParallel(nn::Sequential& model, comm::Communicator& communicator, Device device,
+DataParallel::DataParallel(nn::Model& model, comm::Communicator& communicator, Device device,
                            DataParallelOptions options)
     : model_(model),
       communicator_(communicator.host()),

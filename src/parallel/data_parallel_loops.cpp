@@ -35,7 +35,7 @@ void accumulate(nn::LossValue& total, const nn::LossValue& part) {
   total.correct += part.correct;
 }
 
-void check_fits_model(const DataShape& shape, nn::Sequential& model, const char* what) {
+void check_fits_model(const DataShape& shape, nn::Model& model, const char* what) {
   LOCKSTEP_CHECK(shape.sample_shape == model.input_shape(),
                  "DataParallel::" << what << ": samples have shape "
                                   << to_string(shape.sample_shape) << ", the model " << model.name()

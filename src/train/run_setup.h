@@ -5,14 +5,14 @@
 #include <memory>
 
 #include "lockstep/io/checkpoint.h"
-#include "lockstep/nn/sequential.h"
+#include "lockstep/nn/model.h"
 #include "lockstep/optim/optimizer.h"
 #include "lockstep/train/trainer_options.h"
 
 namespace lockstep::train {
 
 struct RunStart {
-  std::unique_ptr<nn::Sequential> model;
+  std::unique_ptr<nn::Model> model;
   std::unique_ptr<optim::Optimizer> optimizer;
   io::TrainerState state;  // step, epoch and position where training begins
 };

@@ -16,7 +16,7 @@
 #include "lockstep/comm/communicator.h"
 #include "lockstep/data/synthetic.h"
 #include "lockstep/nn/loss.h"
-#include "lockstep/nn/sequential.h"
+#include "lockstep/nn/model.h"
 #include "lockstep/optim/optimizer.h"
 #include "lockstep/runtime/device_communicator.h"
 
@@ -55,7 +55,7 @@ struct Outcome {
 Outcome train(const Device& device, bool gpus_shared, parallel::DataParallelOptions options) {
   const std::unique_ptr<comm::Communicator> world = comm::make_local_communicator();
   runtime::DeviceCommunicator communicator(*world, device, gpus_shared);
-  std::unique_ptr<nn::Sequential> model = nn::build_model(model_spec(), kModelSeed);
+  std::unique_ptr<nn::Model> model = nn::build_model(model_spec(), kModelSeed);
   Outcome outcome;
   outcome.initial_weights = model_weights(*model);
   parallel::DataParallel engine(*model, communicator.get(), device, options);

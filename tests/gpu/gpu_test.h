@@ -16,7 +16,7 @@
 #include "backend/cuda/cuda_backend.h"
 #include "lockstep/backend/backend.h"
 #include "lockstep/base/error.h"
-#include "lockstep/nn/sequential.h"
+#include "lockstep/nn/model.h"
 
 // Skips the current test with "no CUDA device: <reason>" when no GPU answers.
 #define LOCKSTEP_SKIP_WITHOUT_GPU()                                    \
@@ -72,7 +72,7 @@ inline double relative_error(const std::vector<float>& actual, const std::vector
 }
 
 // Every parameter of `model`, concatenated in parameter order, read back to the host.
-inline std::vector<float> model_weights(nn::Sequential& model) {
+inline std::vector<float> model_weights(nn::Model& model) {
   std::vector<float> all;
   for (nn::Parameter* p : model.parameters()) {
     const std::vector<float> v = p->value.to_vector();

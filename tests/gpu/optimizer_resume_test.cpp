@@ -11,7 +11,7 @@
 #include "gpu/gpu_test.h"
 #include "lockstep/data/synthetic.h"
 #include "lockstep/nn/loss.h"
-#include "lockstep/nn/sequential.h"
+#include "lockstep/nn/model.h"
 #include "lockstep/optim/optimizer.h"
 #include "lockstep/tensor/named_tensor.h"
 
@@ -32,8 +32,8 @@ nlohmann::json model_spec() {
 
 // `steps` Adam steps on batches first_step, first_step + 1, ... of `data`, on the model's
 // device.
-void train(nn::Sequential& model, optim::Optimizer& optimizer, const data::Dataset& data,
-           int first_step, int steps) {
+void train(nn::Model& model, optim::Optimizer& optimizer, const data::Dataset& data, int first_step,
+           int steps) {
   const Device device = model.parameters().front()->value.device();
   nn::CrossEntropyLoss loss;
   for (int step = first_step; step < first_step + steps; ++step) {
@@ -56,7 +56,7 @@ TEST_F(OptimizerResumeTest, StateLoadedOnTheCpuFollowsTheModelToTheGpu) {
   const nlohmann::json settings = {{"lr", 0.01}};
 
   // The uninterrupted run, on the CPU: 4 steps, a snapshot, 4 more.
-  std::unique_ptr<nn::Sequential> original = nn::build_model(model_spec(), 9);
+  std::unique_ptr<nn::Model> original = nn::build_model(model_spec(), 9);
   std::unique_ptr<optim::Optimizer> original_optimizer = optim::make_optimizer("adam", settings);
   train(*original, *original_optimizer, data, 0, 4);
   const std::vector<float> saved_weights = model_weights(*original);
@@ -64,7 +64,7 @@ TEST_F(OptimizerResumeTest, StateLoadedOnTheCpuFollowsTheModelToTheGpu) {
   train(*original, *original_optimizer, data, 4, 4);
 
   // The resumed one: weights and state restored on the CPU, then the model moves to the GPU.
-  std::unique_ptr<nn::Sequential> resumed = nn::build_model(model_spec(), 9);
+  std::unique_ptr<nn::Model> resumed = nn::build_model(model_spec(), 9);
   size_t offset = 0;
   for (nn::Parameter* p : resumed->parameters()) {
     const auto n = static_cast<size_t>(p->value.numel());

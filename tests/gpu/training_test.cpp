@@ -13,7 +13,7 @@
 #include "lockstep/data/dataset.h"
 #include "lockstep/data/synthetic.h"
 #include "lockstep/nn/loss.h"
-#include "lockstep/nn/sequential.h"
+#include "lockstep/nn/model.h"
 #include "lockstep/optim/optimizer.h"
 
 namespace lockstep::gpu_testing {
@@ -66,7 +66,7 @@ std::vector<float> concatenated(const std::vector<std::vector<float>>& parts) {
 // pixel inputs make it a 1e-3 change (measured with GEMMs perturbed by a few ulps).
 TrainingResult train(const nlohmann::json& spec, const data::Dataset& data, int64_t batch,
                      Device device) {
-  std::unique_ptr<nn::Sequential> model = nn::build_model(spec, kModelSeed);
+  std::unique_ptr<nn::Model> model = nn::build_model(spec, kModelSeed);
   model->to(device);
   std::unique_ptr<optim::Optimizer> optimizer =
       optim::make_optimizer("sgd", {{"lr", 0.005}, {"momentum", 0.9}});
@@ -129,8 +129,8 @@ TEST_F(CudaTrainingTest, TwentyStepsOfASmallCnnWithDropoutEqualTheCpu) {
 
 // predict on the GPU: a model built on the CPU and moved over gives the CPU's outputs.
 void expect_same_predictions(const nlohmann::json& spec, const Shape& input_shape) {
-  std::unique_ptr<nn::Sequential> on_cpu = nn::build_model(spec, kModelSeed);
-  std::unique_ptr<nn::Sequential> on_gpu = nn::build_model(spec, kModelSeed);
+  std::unique_ptr<nn::Model> on_cpu = nn::build_model(spec, kModelSeed);
+  std::unique_ptr<nn::Model> on_gpu = nn::build_model(spec, kModelSeed);
   on_gpu->to(gpu_device());
   const data::Dataset data = data::make_synthetic(8, input_shape, 10, 6);
   const nn::ForwardContext eval;  // training false: dropout is the identity

@@ -14,7 +14,7 @@
 #include "lockstep/comm/communicator.h"
 #include "lockstep/data/synthetic.h"
 #include "lockstep/nn/loss.h"
-#include "lockstep/nn/sequential.h"
+#include "lockstep/nn/model.h"
 #include "lockstep/optim/optimizer.h"
 #include "lockstep/parallel/data_parallel.h"
 #include "mpi_test.h"
@@ -36,7 +36,7 @@ nlohmann::json model_spec() {
 }
 
 struct Replica {
-  std::unique_ptr<nn::Sequential> model;
+  std::unique_ptr<nn::Model> model;
   std::unique_ptr<DataParallel> engine;
 
   explicit Replica(DataParallelOptions options = {}) {

@@ -7,7 +7,7 @@
 #include "lockstep/base/error.h"
 #include "lockstep/data/synthetic.h"
 #include "lockstep/nn/loss.h"
-#include "lockstep/nn/sequential.h"
+#include "lockstep/nn/model.h"
 #include "lockstep/optim/optimizer.h"
 #include "lockstep/parallel/data_parallel.h"
 #include "lockstep/runtime/runtime.h"

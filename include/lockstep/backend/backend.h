@@ -88,6 +88,11 @@ class Backend {
   virtual void copy_to_host(void* host_dst, const void* device_src, size_t bytes) = 0;
   virtual void copy_from_host(void* device_dst, const void* host_src, size_t bytes) = 0;
   virtual void copy(void* dst, const void* src, size_t bytes) = 0;
+  // Copies `rows` rows of `cols` floats, row r from src + r * src_stride to dst + r * dst_stride
+  // (strides in floats, at least cols; the two blocks must not overlap): a column block of one
+  // row-major matrix into another, as Concatenate moves its inputs.
+  virtual void copy_rows(float* dst, int64_t dst_stride, const float* src, int64_t src_stride,
+                         int64_t rows, int64_t cols) = 0;
   // Host memory the device can copy to and from without staging (page-locked on CUDA; plain
   // aligned memory on the CPU). Freed with deallocate_pinned.
   virtual void* allocate_pinned(size_t bytes) = 0;
@@ -202,6 +207,37 @@ class Backend {
   // Adam / AdamW (PyTorch's rules, bias-corrected with u.step).
   virtual void adam_update(float* param, const float* grad, float* exp_avg, float* exp_avg_sq,
                            int64_t n, const AdamUpdate& u) = 0;
+
+  // --- depthwise convolution over x [batch, channels, height, width] ------------------------
+  // PyTorch's Conv2d with groups = channels: output channel c*multiplier + j convolves input
+  // channel c alone with filter weight[c*multiplier + j] [kernel_h, kernel_w]. Each output
+  // adds its window's products in the order (ky, kx), padding skipped, then bias[o] unless
+  // bias is null. y: [batch, channels*multiplier, out_h, out_w].
+  virtual void depthwise_conv2d_forward(const float* x, int64_t batch, const ConvGeometry& g,
+                                        int64_t multiplier, const float* weight, const float* bias,
+                                        float* y) = 0;
+  // dweight [channels*multiplier, kernel_h, kernel_w] = the sum over images and positions of
+  // dy * x, in double, rounded once (overwritten; zero for an empty batch). dx = the sum, for
+  // each pixel in the order (j, ky, kx), of weight * dy over the outputs that read it.
+  virtual void depthwise_conv2d_backward(const float* x, const float* dy, int64_t batch,
+                                         const ConvGeometry& g, int64_t multiplier,
+                                         const float* weight, float* dweight, float* dx) = 0;
+
+  // --- layer normalization over the rows of [rows, cols] ------------------------------------
+  // Per row, in double and two passes: mean, biased variance, rstd = 1/sqrt(variance + eps),
+  // stored as floats in mean[r] and rstd[r]; then y = xhat * weight + bias in float with
+  // xhat = (x - mean) * rstd (weight and bias [cols], both null: y = xhat). A row's results
+  // depend on that row alone.
+  virtual void layer_norm_forward(const float* x, const float* weight, const float* bias, float* y,
+                                  float* mean, float* rstd, int64_t rows, int64_t cols,
+                                  float eps) = 0;
+  // From the forward's x, mean and rstd, with g = dy * weight (dy when weight is null):
+  // dx = rstd * ((g - mean(g)) - xhat * mean(g * xhat)), the row means in double. Unless
+  // dweight and dbias are null: dweight[j] = sum_r dy * xhat and dbias[j] = sum_r dy, each
+  // column summed in row order in double and rounded once (overwritten; zero with no rows).
+  virtual void layer_norm_backward(const float* x, const float* dy, const float* weight,
+                                   const float* mean, const float* rstd, float* dx, float* dweight,
+                                   float* dbias, int64_t rows, int64_t cols) = 0;
 
  protected:
   // This backend's memory for the length of one call (workspaces), given back on scope exit.

@@ -11,7 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "lockstep/nn/sequential.h"
+#include "lockstep/nn/model.h"
 #include "lockstep/optim/optimizer.h"
 #include "lockstep/tensor/named_tensor.h"
 
@@ -51,7 +51,7 @@ struct Checkpoint {
 // Writes `model`'s parameters, `optimizer`'s state and `state` to `path` atomically: a crash
 // leaves the previous checkpoint intact. The metadata carries a CRC-32 of the rest (key
 // "checksum"). `before_rename` runs when the temporary is complete, before the rename.
-void save_checkpoint(const std::filesystem::path& path, nn::Sequential& model,
+void save_checkpoint(const std::filesystem::path& path, nn::Model& model,
                      const optim::Optimizer& optimizer, const TrainerState& state,
                      const std::function<void()>& before_rename = {});
 
@@ -63,11 +63,11 @@ Checkpoint read_checkpoint(const std::filesystem::path& path);
 // parameter is present with the right shape, nothing is extra, the spec matches model.spec()
 // and the optimizer has the stored name. The weights are copied last: when anything does not
 // fit, the model is left unchanged.
-void restore_checkpoint(const Checkpoint& checkpoint, nn::Sequential& model,
+void restore_checkpoint(const Checkpoint& checkpoint, nn::Model& model,
                         optim::Optimizer& optimizer);
 
 struct LoadedRun {
-  std::unique_ptr<nn::Sequential> model;
+  std::unique_ptr<nn::Model> model;
   std::unique_ptr<optim::Optimizer> optimizer;
   TrainerState state;
 };

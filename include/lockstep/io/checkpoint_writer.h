@@ -63,11 +63,10 @@ class CheckpointWriter {
   // every rank gets the same outcome. A failed write (no space, file too large, ...) leaves
   // the previous checkpoints as they were and is reported, not thrown: the caller decides
   // whether to stop.
-  SaveOutcome save(nn::Sequential& model, const optim::Optimizer& optimizer,
-                   const TrainerState& state);
+  SaveOutcome save(nn::Model& model, const optim::Optimizer& optimizer, const TrainerState& state);
 
  private:
-  SaveOutcome write_on_root(nn::Sequential& model, const optim::Optimizer& optimizer,
+  SaveOutcome write_on_root(nn::Model& model, const optim::Optimizer& optimizer,
                             const TrainerState& state);
   std::filesystem::path path_for(int64_t step) const;
 

@@ -4,12 +4,12 @@
 
 #include <filesystem>
 
-#include "lockstep/nn/sequential.h"
+#include "lockstep/nn/model.h"
 
 namespace lockstep::io {
 
 // Writes `model`'s parameters as a safetensors file, atomically, with metadata
 // {"format": "lockstep-weights", "model_spec": <spec JSON>}. NumPy and PyTorch read it as is.
-void save_weights(const std::filesystem::path& path, nn::Sequential& model);
+void save_weights(const std::filesystem::path& path, nn::Model& model);
 
 }  // namespace lockstep::io

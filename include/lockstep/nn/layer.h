@@ -1,4 +1,5 @@
-// Layer: one step of a Sequential model, with forward, backward and its parameters.
+// Layer: one node of a Model, with forward, backward and its parameters; MultiInputLayer for
+// the layers that combine several inputs (Add, Concatenate).
 #pragma once
 
 #include <cstdint>
@@ -37,7 +38,8 @@ class Layer {
   // x: [batch, ...input_shape] -> [batch, ...output_shape]. Keeps what backward needs.
   virtual Tensor forward(const Tensor& x, const ForwardContext& context) = 0;
   // dy: gradient of the loss SUM w.r.t. the last forward's output. Overwrites each
-  // parameter's grad and returns the gradient w.r.t. that forward's input.
+  // parameter's grad and returns the gradient w.r.t. that forward's input (which may be a
+  // view of dy). dy is read only: in a graph it may also feed another layer's backward.
   virtual Tensor backward(const Tensor& dy) = 0;
 
   // The trainable parameters, with names local to the layer ("weight", "bias").
@@ -46,6 +48,27 @@ class Layer {
   // Re-draws the parameters from the layer's initializers, keyed by the model seed and the
   // layer's index (`stream`), so every rank builds identical weights. Biases become zero.
   virtual void initialize(uint64_t /*seed*/, uint32_t /*stream*/) {}
+};
+
+// A layer of two or more inputs. A Model calls the forms below for it; the one-input forms of
+// Layer throw, naming the layer.
+class MultiInputLayer : public Layer {
+ public:
+  // Per-sample output shape for the per-sample shapes of its inputs, in order; throws
+  // lockstep::Error when they do not fit the layer.
+  virtual Shape output_shape_of(const std::vector<Shape>& input_shapes) const = 0;
+  // inputs[i]: [batch, ...input_shapes[i]] -> [batch, ...output_shape]. Keeps what backward
+  // needs.
+  virtual Tensor forward_inputs(const std::vector<Tensor>& inputs,
+                                const ForwardContext& context) = 0;
+  // dy: gradient of the loss SUM w.r.t. the last forward's output -> the gradient w.r.t.
+  // each of that forward's inputs, in order. The tensors returned may alias dy or each other:
+  // callers copy before adding into them.
+  virtual std::vector<Tensor> backward_inputs(const Tensor& dy) = 0;
+
+  Shape output_shape(const Shape& input_shape) const final;
+  Tensor forward(const Tensor& x, const ForwardContext& context) final;
+  Tensor backward(const Tensor& dy) final;
 };
 
 }  // namespace lockstep::nn

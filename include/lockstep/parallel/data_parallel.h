@@ -14,7 +14,7 @@
 #include "lockstep/comm/communicator.h"
 #include "lockstep/data/dataset.h"
 #include "lockstep/nn/loss.h"
-#include "lockstep/nn/sequential.h"
+#include "lockstep/nn/model.h"
 #include "lockstep/optim/optimizer.h"
 #include "lockstep/tensor/tensor.h"
 
@@ -89,7 +89,7 @@ class DataParallel {
   // Borrows `model` (which must outlive this) and `communicator`. Moves the parameters to
   // `device`, broadcasts rank 0's weights, and checks that every rank built the same model
   // (a hash of the spec and parameter shapes): a mismatch is an Error on every rank.
-  DataParallel(nn::Sequential& model, comm::Communicator& communicator, Device device,
+  DataParallel(nn::Model& model, comm::Communicator& communicator, Device device,
                DataParallelOptions options = {});
   ~DataParallel();
 
@@ -115,7 +115,7 @@ class DataParallel {
   // order; other ranks get an undefined Tensor. Runs in chunks of batch_size rows.
   Tensor predict(const Tensor& inputs, int64_t batch_size);
 
-  nn::Sequential& model() { return model_; }
+  nn::Model& model() { return model_; }
   optim::Optimizer& optimizer();
   comm::Communicator& communicator() { return communicator_; }
   int64_t step() const { return step_; }
@@ -139,7 +139,7 @@ class DataParallel {
   nn::LossValue sum_over_ranks(const nn::LossValue& local);
   void check_compiled(const char* what) const;
 
-  nn::Sequential& model_;
+  nn::Model& model_;
   // Collectives on host memory (checks, weights at start, batches, metrics): the given
   // communicator's host().
   comm::Communicator& communicator_;
@@ -160,6 +160,6 @@ class DataParallel {
 
 // A 64-bit hash of a model's spec and parameter names and shapes (FNV-1a), equal on every
 // rank that built the same model.
-uint64_t model_fingerprint(nn::Sequential& model);
+uint64_t model_fingerprint(nn::Model& model);
 
 }  // namespace lockstep::parallel

@@ -19,6 +19,8 @@ class CpuBackend final : public Backend {
   void copy_to_host(void* host_dst, const void* device_src, size_t bytes) override;
   void copy_from_host(void* device_dst, const void* host_src, size_t bytes) override;
   void copy(void* dst, const void* src, size_t bytes) override;
+  void copy_rows(float* dst, int64_t dst_stride, const float* src, int64_t src_stride, int64_t rows,
+                 int64_t cols) override;
   void* allocate_pinned(size_t bytes) override { return allocate(bytes); }
   void deallocate_pinned(void* pointer, size_t bytes) noexcept override {
     deallocate(pointer, bytes);
@@ -78,6 +80,21 @@ class CpuBackend final : public Backend {
                       const RmspropUpdate& u) override;
   void adam_update(float* param, const float* grad, float* exp_avg, float* exp_avg_sq, int64_t n,
                    const AdamUpdate& u) override;
+
+  // depthwise_conv.cpp
+  void depthwise_conv2d_forward(const float* x, int64_t batch, const ConvGeometry& g,
+                                int64_t multiplier, const float* weight, const float* bias,
+                                float* y) override;
+  void depthwise_conv2d_backward(const float* x, const float* dy, int64_t batch,
+                                 const ConvGeometry& g, int64_t multiplier, const float* weight,
+                                 float* dweight, float* dx) override;
+
+  // layer_norm.cpp
+  void layer_norm_forward(const float* x, const float* weight, const float* bias, float* y,
+                          float* mean, float* rstd, int64_t rows, int64_t cols, float eps) override;
+  void layer_norm_backward(const float* x, const float* dy, const float* weight, const float* mean,
+                           const float* rstd, float* dx, float* dweight, float* dbias, int64_t rows,
+                           int64_t cols) override;
 
  private:
   CachingAllocator allocator_;

@@ -5,6 +5,7 @@
 #include <new>
 
 #include "backend/cpu/cpu_backend.h"
+#include "backend/op_checks.h"
 #include "lockstep/base/error.h"
 
 namespace lockstep::backend::cpu {
@@ -42,5 +43,14 @@ void CpuBackend::copy_from_host(void* device_dst, const void* host_src, size_t b
 }
 
 void CpuBackend::copy(void* dst, const void* src, size_t bytes) { std::memmove(dst, src, bytes); }
+
+void CpuBackend::copy_rows(float* dst, int64_t dst_stride, const float* src, int64_t src_stride,
+                           int64_t rows, int64_t cols) {
+  check_copy_rows(dst_stride, dst, src_stride, src, rows, cols);
+  for (int64_t r = 0; r < rows; ++r) {
+    std::memcpy(dst + r * dst_stride, src + r * src_stride,
+                static_cast<size_t>(cols) * sizeof(float));
+  }
+}
 
 }  // namespace lockstep::backend::cpu

@@ -7,6 +7,7 @@
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/device_guard.h"
 #include "backend/cuda/system_memory.h"
+#include "backend/op_checks.h"
 
 namespace lockstep::backend::cuda {
 
@@ -104,6 +105,18 @@ void CudaBackend::copy_from_host(void* device_dst, const void* host_src, size_t 
       cudaMemcpyAsync(device_dst, host_src, bytes, cudaMemcpyHostToDevice, stream_));
   // The caller may reuse or free the host buffer as soon as this returns.
   LOCKSTEP_CUDA_CHECK(cudaStreamSynchronize(stream_));
+}
+
+void CudaBackend::copy_rows(float* dst, int64_t dst_stride, const float* src, int64_t src_stride,
+                            int64_t rows, int64_t cols) {
+  check_copy_rows(dst_stride, dst, src_stride, src, rows, cols);
+  if (rows == 0 || cols == 0) return;
+  DeviceGuard guard(ordinal_);
+  constexpr size_t kFloat = sizeof(float);
+  LOCKSTEP_CUDA_CHECK(cudaMemcpy2DAsync(
+      dst, static_cast<size_t>(dst_stride) * kFloat, src, static_cast<size_t>(src_stride) * kFloat,
+      static_cast<size_t>(cols) * kFloat, static_cast<size_t>(rows), cudaMemcpyDeviceToDevice,
+      stream_));
 }
 
 void CudaBackend::copy(void* dst, const void* src, size_t bytes) {

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "lockstep/nn/sequential.h"
+#include "lockstep/nn/model.h"
 #include "lockstep/optim/optimizer.h"
 #include "support/test_support.h"
 
@@ -46,7 +46,7 @@ class CheckpointDir : public ::testing::Test {
   }
 
   TempDir dir_;
-  std::unique_ptr<nn::Sequential> model_;
+  std::unique_ptr<nn::Model> model_;
   std::unique_ptr<optim::Optimizer> optimizer_;
 };
 

@@ -14,7 +14,7 @@
 #include "io_test_util.h"
 #include "lockstep/io/checkpoint.h"
 #include "lockstep/io/safetensors.h"
-#include "lockstep/nn/sequential.h"
+#include "lockstep/nn/model.h"
 #include "lockstep/optim/optimizer.h"
 #include "support/test_support.h"
 
@@ -55,7 +55,7 @@ class CheckpointIntegrity : public ::testing::Test {
 
   TempDir dir_;
   std::filesystem::path path_ = dir_ / "ckpt-12.safetensors";
-  std::unique_ptr<nn::Sequential> model_;
+  std::unique_ptr<nn::Model> model_;
   std::unique_ptr<optim::Optimizer> optimizer_;
   TrainerState state_;
   std::string bytes_;

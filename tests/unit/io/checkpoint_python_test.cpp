@@ -76,7 +76,7 @@ class CheckpointPythonTest : public ::testing::Test {
 
   TempDir dir_;
   std::filesystem::path path_ = dir_ / "mlp.ckpt";
-  std::unique_ptr<nn::Sequential> model_;
+  std::unique_ptr<nn::Model> model_;
   std::unique_ptr<optim::Optimizer> optimizer_;
 };
 

@@ -20,7 +20,7 @@ using lockstep::testing::TempDir;
 using testing::throws_error_containing;
 
 // Gives every parameter a random gradient (from `seed`) and takes one optimizer step.
-void take_step(nn::Sequential& model, optim::Optimizer& optimizer, uint64_t seed) {
+void take_step(nn::Model& model, optim::Optimizer& optimizer, uint64_t seed) {
   for (nn::Parameter* p : model.parameters()) {
     if (!p->grad.defined()) p->grad = Tensor::zeros(p->value.shape());
     p->grad.copy_from(random_tensor(p->value.shape(), seed++));
@@ -47,7 +47,7 @@ void take_step(nn::Sequential& model, optim::Optimizer& optimizer, uint64_t seed
   return ::testing::AssertionSuccess();
 }
 
-NamedTensors weights_of(nn::Sequential& model) {
+NamedTensors weights_of(nn::Model& model) {
   NamedTensors weights;
   for (const nn::Parameter* p : model.parameters()) weights.push_back({p->name, p->value.clone()});
   return weights;
@@ -75,7 +75,7 @@ class CheckpointTest : public ::testing::Test {
 
   TempDir dir_;
   std::filesystem::path path_ = dir_ / "run.ckpt";
-  std::unique_ptr<nn::Sequential> model_;
+  std::unique_ptr<nn::Model> model_;
   std::unique_ptr<optim::Optimizer> optimizer_;
 };
 

@@ -11,7 +11,7 @@
 #include <string>
 
 #include "io_test_util.h"
-#include "lockstep/nn/sequential.h"
+#include "lockstep/nn/model.h"
 #include "lockstep/optim/optimizer.h"
 #include "support/test_support.h"
 
@@ -40,7 +40,7 @@ class CheckpointWriterTest : public ::testing::Test {
   std::unique_ptr<comm::Communicator> world_ = comm::make_local_communicator();
   TempDir dir_;
   std::filesystem::path folder_ = dir_ / "made" / "here";
-  std::unique_ptr<nn::Sequential> model_;
+  std::unique_ptr<nn::Model> model_;
   std::unique_ptr<optim::Optimizer> optimizer_;
 };
 

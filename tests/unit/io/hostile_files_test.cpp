@@ -14,7 +14,7 @@
 #include "corpus/corpus.h"
 #include "lockstep/io/checkpoint.h"
 #include "lockstep/io/safetensors.h"
-#include "lockstep/nn/sequential.h"
+#include "lockstep/nn/model.h"
 #include "lockstep/optim/optimizer.h"
 #include "support/test_support.h"
 

@@ -7,7 +7,7 @@
 
 #include "lockstep/nn/layers.h"
 #include "lockstep/nn/loss.h"
-#include "lockstep/nn/sequential.h"
+#include "lockstep/nn/model.h"
 #include "nn_test_helpers.h"
 #include "support/test_support.h"
 

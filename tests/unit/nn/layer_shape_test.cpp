@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "lockstep/nn/layers.h"
-#include "lockstep/nn/sequential.h"
+#include "lockstep/nn/model.h"
 #include "nn_test_helpers.h"
 
 namespace lockstep::nn {
@@ -110,7 +110,7 @@ TEST(LayerShapeTest, BackwardBeforeForwardIsAnError) {
 }
 
 TEST(LayerShapeTest, SequentialRejectsInputOfTheWrongShape) {
-  Sequential model({2, 3}, "tiny");
+  Model model({2, 3}, "tiny");
   model.add(std::make_unique<Flatten>());
   model.add(std::make_unique<Dense>(6, 2));
   expect_error_naming(
@@ -121,7 +121,7 @@ TEST(LayerShapeTest, SequentialRejectsInputOfTheWrongShape) {
 }
 
 TEST(LayerShapeTest, SequentialAddRejectsALayerThatDoesNotFit) {
-  Sequential model({8}, "tiny");
+  Model model({8}, "tiny");
   model.add(std::make_unique<Dense>(8, 5));
   expect_error_naming([&] { model.add(std::make_unique<Dense>(4, 2)); },
                       {"tiny", "layer 1", "Dense", "[5]", "[4]"});

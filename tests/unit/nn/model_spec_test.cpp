@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "lockstep/nn/layers.h"
-#include "lockstep/nn/sequential.h"
+#include "lockstep/nn/model.h"
 #include "nn_test_helpers.h"
 #include "support/test_support.h"
 
@@ -13,7 +13,7 @@ namespace {
 using nlohmann::json;
 using test::expect_error_naming;
 
-std::vector<std::string> layer_types(Sequential& model) {
+std::vector<std::string> layer_types(Model& model) {
   std::vector<std::string> types;
   for (size_t i = 0; i < model.size(); ++i) types.push_back(model.layer(i).type());
   return types;

@@ -7,7 +7,7 @@
 #include "lockstep/comm/communicator.h"
 #include "lockstep/data/synthetic.h"
 #include "lockstep/nn/loss.h"
-#include "lockstep/nn/sequential.h"
+#include "lockstep/nn/model.h"
 #include "lockstep/optim/optimizer.h"
 #include "lockstep/optim/slot_optimizer.h"
 #include "lockstep/parallel/data_parallel.h"
@@ -29,7 +29,7 @@ nlohmann::json small_spec(double dropout_rate) {
 
 struct TrainingRun {
   std::unique_ptr<comm::Communicator> local = comm::make_local_communicator();
-  std::unique_ptr<nn::Sequential> model;
+  std::unique_ptr<nn::Model> model;
   std::unique_ptr<DataParallel> trainer;
 
   explicit TrainingRun(uint64_t seed, double dropout_rate = 0.0) {
@@ -40,7 +40,7 @@ struct TrainingRun {
   }
 };
 
-std::vector<float> weights_of(nn::Sequential& model) {
+std::vector<float> weights_of(nn::Model& model) {
   std::vector<float> all;
   for (nn::Parameter* p : model.parameters()) {
     const std::vector<float> v = p->value.to_vector();
@@ -71,7 +71,7 @@ TEST(LocalDataParallelTest, OptimizerUpdatesEachBucketInOneFusedCall) {
   for (const int64_t bucket_bytes : {int64_t{25} << 20, int64_t{256}}) {
     SCOPED_TRACE(::testing::Message() << "buckets of " << bucket_bytes << " bytes");
     std::unique_ptr<comm::Communicator> local = comm::make_local_communicator();
-    std::unique_ptr<nn::Sequential> model = nn::build_model(small_spec(0.0), 3);
+    std::unique_ptr<nn::Model> model = nn::build_model(small_spec(0.0), 3);
     DataParallelOptions options;
     options.bucket_bytes = bucket_bytes;
     options.micro_batch = 0;
@@ -87,7 +87,7 @@ TEST(LocalDataParallelTest, OptimizerUpdatesEachBucketInOneFusedCall) {
     const auto& optimizer = dynamic_cast<const optim::SlotOptimizer&>(trainer.optimizer());
     EXPECT_EQ(optimizer.updates_last_step(), bucket_bytes > 1000 ? 1u : 3u);
 
-    std::unique_ptr<nn::Sequential> reference = nn::build_model(small_spec(0.0), 3);
+    std::unique_ptr<nn::Model> reference = nn::build_model(small_spec(0.0), 3);
     std::unique_ptr<optim::Optimizer> reference_optimizer =
         optim::make_optimizer("adam", {{"lr", 0.01}});
     nn::CrossEntropyLoss loss;

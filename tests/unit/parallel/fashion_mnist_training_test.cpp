@@ -10,7 +10,7 @@
 #include "lockstep/data/idx_dataset.h"
 #include "lockstep/io/checkpoint.h"
 #include "lockstep/nn/loss.h"
-#include "lockstep/nn/sequential.h"
+#include "lockstep/nn/model.h"
 #include "lockstep/optim/optimizer.h"
 #include "lockstep/parallel/data_parallel.h"
 #include "support/test_support.h"

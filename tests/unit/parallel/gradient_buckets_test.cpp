@@ -11,7 +11,7 @@
 
 #include "lockstep/base/error.h"
 #include "lockstep/comm/communicator.h"
-#include "lockstep/nn/sequential.h"
+#include "lockstep/nn/model.h"
 #include "parallel/gradient_reducer.h"
 #include "small_mlp.h"
 
@@ -19,7 +19,7 @@ namespace lockstep::parallel {
 namespace {
 
 // The small mlp (small_mlp.h).
-std::unique_ptr<nn::Sequential> model() { return small_mlp(); }
+std::unique_ptr<nn::Model> model() { return small_mlp(); }
 
 TEST(GradientBucketsTest, PacksLastLayerFirstWithinTheLimit) {
   auto m = model();

@@ -11,7 +11,7 @@
 
 #include "lockstep/base/error.h"
 #include "lockstep/comm/communicator.h"
-#include "lockstep/nn/sequential.h"
+#include "lockstep/nn/model.h"
 #include "parallel/gradient_buckets.h"
 #include "small_mlp.h"
 
@@ -20,7 +20,7 @@ namespace {
 
 // The small mlp (small_mlp.h). With buckets of 40 floats: {3.bias + 3.weight: 36},
 // {1.bias: 8}, {1.weight: 128}.
-std::unique_ptr<nn::Sequential> model() { return small_mlp(); }
+std::unique_ptr<nn::Model> model() { return small_mlp(); }
 constexpr int64_t kBucketBytes = 40 * sizeof(float);
 const std::vector<int64_t> kBucketSizes = {36, 8, 128};
 

@@ -4,11 +4,11 @@
 
 #include <memory>
 
-#include "lockstep/nn/sequential.h"
+#include "lockstep/nn/model.h"
 
 namespace lockstep::parallel {
 
-inline std::unique_ptr<nn::Sequential> small_mlp() {
+inline std::unique_ptr<nn::Model> small_mlp() {
   return nn::build_model({{"name", "m"},
                           {"input_shape", {16}},
                           {"layers",

@@ -1,6 +1,6 @@
 // Sequential: empty batches through a whole model, parameter naming, dropout streams from
 // layer indices, and moving parameters between devices.
-#include "lockstep/nn/sequential.h"
+#include "lockstep/nn/model.h"
 
 #include <gtest/gtest.h>
 
@@ -29,7 +29,7 @@ TEST(SequentialTest, EmptyBatchRunsThroughTheCnn) {
 }
 
 TEST(SequentialTest, ParametersAreNamedByLayerIndex) {
-  Sequential model({1, 4, 4}, "named");
+  Model model({1, 4, 4}, "named");
   model.add(std::make_unique<Conv2D>(1, 2, 3, 3));
   model.add(std::make_unique<ActivationLayer>(backend::Activation::kRelu));
   model.add(std::make_unique<Flatten>());

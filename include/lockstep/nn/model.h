@@ -1,0 +1,122 @@
+// Model: a directed acyclic graph of layers (Keras's functional API), built from and turned
+// back into a JSON model spec. Each layer takes the outputs of earlier layers, or the model's
+// input; a chain (every layer fed by the one before) is the common case and the default.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "lockstep/nn/layer.h"
+
+namespace lockstep::nn {
+
+class Model {
+ public:
+  // The name that stands for the model's input in a layer's inputs.
+  static constexpr const char* kInput = "input";
+
+  // input_shape is per sample, batch excluded: [1, 28, 28] for Fashion-MNIST images.
+  explicit Model(Shape input_shape, std::string name = "model");
+
+  // Appends a layer fed by `inputs`: names of layers added before, or kInput. No inputs: the
+  // layer added last (the model's input for the first layer), as in a chain. Layers of
+  // several inputs (MultiInputLayer: Add, Concatenate) need at least two. `name` must be
+  // unique, not kInput and not all digits; without one the layer is called by its index
+  // ("3"). The shapes are checked here, and the layer's parameters are renamed
+  // "<index>.<local name>" as in a PyTorch nn.Sequential. Returns the layer's name. The
+  // model's output is the output of the layer added last; every other layer must feed some
+  // later one (checked when the model runs).
+  std::string add(std::unique_ptr<Layer> layer, std::vector<std::string> inputs = {},
+                  std::string name = "");
+
+  // x: [batch, ...input_shape()] -> [batch, ...output_shape()]. Layers run in the order they
+  // were added.
+  Tensor forward(const Tensor& x, const ForwardContext& context);
+  // dy: gradient of the loss SUM w.r.t. the last forward's output; fills every grad and
+  // returns the gradient w.r.t. the model's input. Layers run backward in reverse order;
+  // where one output feeds several layers, their gradients are added in a fixed order (the
+  // later consumer first). `on_layer_done`, when given, is called with a layer's index after
+  // its backward, when that layer's grads are final: the engine starts reducing them there.
+  Tensor backward(const Tensor& dy,
+                  const std::function<void(size_t layer_index)>& on_layer_done = {});
+
+  // Every parameter, in layer order ("0.weight", "0.bias", "2.weight", ...).
+  std::vector<Parameter*> parameters();
+  int64_t parameter_count();
+
+  // Moves every parameter to `device`, with fresh zero gradients there. Call it before
+  // anything points the gradients elsewhere (fusion buffers): those views are replaced.
+  void to(const Device& device);
+
+  const std::string& name() const { return name_; }
+  const Shape& input_shape() const { return input_shape_; }
+  Shape output_shape() const;
+  // The per-sample output shape of the layer called `layer`, or the input shape for kInput;
+  // throws lockstep::Error naming the layers there are when none is called so.
+  Shape output_shape_of(const std::string& layer) const;
+  size_t size() const { return nodes_.size(); }
+  Layer& layer(size_t index) { return *nodes_.at(index).layer; }
+  // The name of layer `index` (its index as text when it was given none).
+  const std::string& layer_name(size_t index) const { return nodes_.at(index).name; }
+  // The names of what feeds layer `index`: layer names or kInput.
+  std::vector<std::string> layer_inputs(size_t index) const;
+
+  // The model spec that build_model turns back into this architecture. A chain of unnamed
+  // layers gives entries without "name" and "inputs", as a spec of a chain is written.
+  nlohmann::json spec() const;
+
+ private:
+  static constexpr int kModelInput = -1;  // a node's input that is the model's input
+
+  struct Node {
+    std::unique_ptr<Layer> layer;
+    MultiInputLayer* multi = nullptr;  // the same layer when it takes several inputs
+    std::string name;
+    bool named = false;       // given a name (else called by its index)
+    std::vector<int> inputs;  // node indices, or kModelInput
+    Shape output_shape;
+    int consumers = 0;  // later nodes fed by this one
+  };
+
+  // The gradient w.r.t. one output during backward. It may alias a tensor a layer returned
+  // (which nothing writes into again in this backward) until a second gradient arrives: then
+  // it becomes a copy of this model's own, and the second is added into it.
+  struct GradientSum {
+    Tensor sum;
+    bool owned = false;
+  };
+
+  int node_index(const std::string& name) const;
+  Shape shape_of(int node) const;
+  void check_complete() const;
+  // Adds `gradient` into the sum of `node` (kModelInput: the model input's).
+  void add_gradient(int node, const Tensor& gradient);
+
+  std::string name_;
+  Shape input_shape_;
+  std::vector<Node> nodes_;
+  std::vector<Parameter*> parameters_;
+  std::vector<Tensor> outputs_;     // during forward: outputs some later layer still reads
+  std::vector<GradientSum> grads_;  // during backward: per node output
+  GradientSum input_grad_;          // during backward: the model input's
+};
+
+// Builds a model from a spec:
+//   {"name": "mlp", "input_shape": [1, 28, 28],
+//    "layers": [{"type": "Flatten"}, {"type": "Dense", "units": 256}, {"type": "ReLU"}, ...]}
+// A layer entry may have "name" (unique) and "inputs" (a list of earlier layers' names or
+// "input"; absent: the previous layer), as in the C++ Model::add. Weights are initialised from
+// `seed` (each layer's initializer, keyed by its index), so the same spec and seed give the
+// same weights on every rank. Throws lockstep::Error naming the layer and field for anything
+// malformed.
+std::unique_ptr<Model> build_model(const nlohmann::json& spec, uint64_t seed);
+
+// The built-in specs by name: "mlp" (784-256-ReLU-256-ReLU-10) and "cnn" (conv 5x5x32, ReLU,
+// maxpool 2, conv 5x5x64, ReLU, maxpool 2, dense 128, ReLU, dense 10), both on [1, 28, 28].
+nlohmann::json builtin_spec(const std::string& name);
+
+}  // namespace lockstep::nn

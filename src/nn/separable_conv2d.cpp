@@ -1,0 +1,107 @@
+// SeparableConv2D: a DepthwiseConv2D (no bias) feeding a 1x1 Conv2D, which runs on the
+// backend's batched convolution (GEMMs); the layer keeps the two and renames their parameters.
+#include "lockstep/nn/separable_conv2d.h"
+
+#include "lockstep/base/error.h"
+#include "lockstep/nn/initializers.h"
+#include "nn/layer_util.h"
+
+namespace lockstep::nn {
+
+namespace {
+
+// The constructor's checks, made before its two parts are built so that errors name this
+// layer; returns in_channels.
+int64_t checked_in_channels(int64_t in_channels, int64_t filters, int64_t kernel_h,
+                            int64_t kernel_w, int64_t stride_h, int64_t stride_w, int64_t pad_h,
+                            int64_t pad_w, int64_t depth_multiplier,
+                            const std::string& kernel_initializer) {
+  LOCKSTEP_CHECK(in_channels > 0 && filters > 0 && depth_multiplier > 0,
+                 "SeparableConv2D: in_channels, filters and depth_multiplier must be positive, "
+                 "found "
+                     << in_channels << ", " << filters << " and " << depth_multiplier);
+  LOCKSTEP_CHECK(kernel_h > 0 && kernel_w > 0,
+                 "SeparableConv2D: kernel must be positive, found " << kernel_h << "x" << kernel_w);
+  LOCKSTEP_CHECK(stride_h > 0 && stride_w > 0, "SeparableConv2D: strides must be positive, found "
+                                                   << stride_h << "x" << stride_w);
+  LOCKSTEP_CHECK(pad_h >= 0 && pad_w >= 0,
+                 "SeparableConv2D: padding must be non-negative, found " << pad_h << "x" << pad_w);
+  LOCKSTEP_CHECK(is_initializer(kernel_initializer),
+                 "SeparableConv2D: unknown kernel_initializer \"" << kernel_initializer << "\"");
+  return in_channels;
+}
+
+}  // namespace
+
+SeparableConv2D::SeparableConv2D(int64_t in_channels, int64_t filters, int64_t kernel_h,
+                                 int64_t kernel_w, int64_t stride_h, int64_t stride_w,
+                                 int64_t pad_h, int64_t pad_w, int64_t depth_multiplier,
+                                 bool use_bias, std::string kernel_initializer)
+    : in_channels_(checked_in_channels(in_channels, filters, kernel_h, kernel_w, stride_h, stride_w,
+                                       pad_h, pad_w, depth_multiplier, kernel_initializer)),
+      filters_(filters),
+      use_bias_(use_bias),
+      kernel_initializer_(kernel_initializer),
+      depthwise_(in_channels, kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w,
+                 depth_multiplier, /*use_bias=*/false, kernel_initializer),
+      pointwise_(in_channels * depth_multiplier, filters, 1, 1, 1, 1, 0, 0, use_bias,
+                 kernel_initializer) {
+  depthwise_.weight().name = "depthwise.weight";
+  pointwise_.weight().name = "pointwise.weight";
+  if (use_bias_) pointwise_.bias().name = "pointwise.bias";
+}
+
+nlohmann::json SeparableConv2D::config() const {
+  const nlohmann::json depthwise = depthwise_.config();
+  return {{"type", type()},
+          {"filters", filters_},
+          {"kernel_size", depthwise.at("kernel_size")},
+          {"strides", depthwise.at("strides")},
+          {"padding", depthwise.at("padding")},
+          {"depth_multiplier", depthwise.at("depth_multiplier")},
+          {"use_bias", use_bias_},
+          {"kernel_initializer", kernel_initializer_}};
+}
+
+Shape SeparableConv2D::output_shape(const Shape& input_shape) const {
+  LOCKSTEP_CHECK(input_shape.size() == 3 && input_shape[0] == in_channels_,
+                 "SeparableConv2D: per-sample input shape is " << to_string(input_shape)
+                                                               << ", expected [" << in_channels_
+                                                               << ", height, width]");
+  try {
+    return pointwise_.output_shape(depthwise_.output_shape(input_shape));
+  } catch (const Error& error) {
+    LOCKSTEP_THROW("SeparableConv2D: " << error.message());
+  }
+}
+
+Tensor SeparableConv2D::forward(const Tensor& x, const ForwardContext& context) {
+  LOCKSTEP_CHECK(x.dim() == 4 && x.size(1) == in_channels_,
+                 "SeparableConv2D: input has shape " << to_string(x.shape())
+                                                     << ", expected [batch, " << in_channels_
+                                                     << ", height, width]");
+  output_shape(detail::per_sample(x.shape()));
+  Tensor y = pointwise_.forward(depthwise_.forward(x, context), context);
+  input_ = x;
+  return y;
+}
+
+Tensor SeparableConv2D::backward(const Tensor& dy) {
+  LOCKSTEP_CHECK(input_.defined(), "SeparableConv2D: backward called before forward");
+  const Shape out = output_shape(detail::per_sample(input_.shape()));
+  detail::check_gradient("SeparableConv2D", dy, detail::with_batch(input_.size(0), out),
+                         input_.device());
+  return depthwise_.backward(pointwise_.backward(dy));
+}
+
+std::vector<Parameter*> SeparableConv2D::parameters() {
+  if (use_bias_) return {&depthwise_.weight(), &pointwise_.weight(), &pointwise_.bias()};
+  return {&depthwise_.weight(), &pointwise_.weight()};
+}
+
+void SeparableConv2D::initialize(uint64_t seed, uint32_t stream) {
+  depthwise_.initialize(seed, stream);
+  pointwise_.initialize(seed, stream ^ kPointwiseStream);
+}
+
+}  // namespace lockstep::nn
