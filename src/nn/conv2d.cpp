@@ -11,79 +11,48 @@ namespace lockstep::nn {
 Conv2D::Conv2D(int64_t in_channels, int64_t filters, int64_t kernel_h, int64_t kernel_w,
                int64_t stride_h, int64_t stride_w, int64_t pad_h, int64_t pad_w, bool use_bias,
                std::string kernel_initializer)
+    : Conv2D(in_channels, filters, ConvWindow{kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w},
+             use_bias, std::move(kernel_initializer)) {}
+
+Conv2D::Conv2D(int64_t in_channels, int64_t filters, const ConvWindow& window, bool use_bias,
+               std::string kernel_initializer)
     : in_channels_(in_channels),
       filters_(filters),
-      kernel_h_(kernel_h),
-      kernel_w_(kernel_w),
-      stride_h_(stride_h),
-      stride_w_(stride_w),
-      pad_h_(pad_h),
-      pad_w_(pad_w),
+      window_(window),
       use_bias_(use_bias),
       kernel_initializer_(std::move(kernel_initializer)) {
   LOCKSTEP_CHECK(in_channels > 0 && filters > 0,
                  "Conv2D: in_channels and filters must be positive, found " << in_channels
                                                                             << " and " << filters);
-  LOCKSTEP_CHECK(kernel_h > 0 && kernel_w > 0,
-                 "Conv2D: kernel must be positive, found " << kernel_h << "x" << kernel_w);
-  LOCKSTEP_CHECK(stride_h > 0 && stride_w > 0,
-                 "Conv2D: strides must be positive, found " << stride_h << "x" << stride_w);
-  LOCKSTEP_CHECK(pad_h >= 0 && pad_w >= 0,
-                 "Conv2D: padding must be non-negative, found " << pad_h << "x" << pad_w);
+  window_.check("Conv2D");
   LOCKSTEP_CHECK(is_initializer(kernel_initializer_),
                  "Conv2D: unknown kernel_initializer \"" << kernel_initializer_ << "\"");
-  const Shape shape{filters, in_channels, kernel_h, kernel_w};
+  const Shape shape{filters, in_channels, window_.kernel_h, window_.kernel_w};
   weight_ = {"weight", Tensor::empty(shape), Tensor::zeros(shape)};
   if (use_bias_) bias_ = {"bias", Tensor::zeros({filters}), Tensor::zeros({filters})};
   initialize(0, 0);
 }
 
 nlohmann::json Conv2D::config() const {
-  nlohmann::json padding = "valid";
-  if (pad_h_ != 0 || pad_w_ != 0) padding = {pad_h_, pad_w_};
-  return {{"type", type()},
-          {"filters", filters_},
-          {"kernel_size", {kernel_h_, kernel_w_}},
-          {"strides", {stride_h_, stride_w_}},
-          {"padding", padding},
-          {"use_bias", use_bias_},
-          {"kernel_initializer", kernel_initializer_}};
-}
-
-backend::ConvGeometry Conv2D::geometry(const Shape& image_shape) const {
-  backend::ConvGeometry g;
-  g.channels = image_shape[0];
-  g.height = image_shape[1];
-  g.width = image_shape[2];
-  g.kernel_h = kernel_h_;
-  g.kernel_w = kernel_w_;
-  g.stride_h = stride_h_;
-  g.stride_w = stride_w_;
-  g.pad_h = pad_h_;
-  g.pad_w = pad_w_;
-  return g;
+  nlohmann::json config = {{"type", type()},
+                           {"filters", filters_},
+                           {"use_bias", use_bias_},
+                           {"kernel_initializer", kernel_initializer_}};
+  config.update(window_.config());
+  return config;
 }
 
 Shape Conv2D::output_shape(const Shape& input_shape) const {
-  LOCKSTEP_CHECK(input_shape.size() == 3 && input_shape[0] == in_channels_,
-                 "Conv2D: per-sample input shape is " << to_string(input_shape) << ", expected ["
-                                                      << in_channels_ << ", height, width]");
-  const int64_t padded_h = input_shape[1] + 2 * pad_h_, padded_w = input_shape[2] + 2 * pad_w_;
-  LOCKSTEP_CHECK(padded_h >= kernel_h_ && padded_w >= kernel_w_,
-                 "Conv2D: kernel " << kernel_h_ << "x" << kernel_w_ << " is larger than the input "
-                                   << to_string(input_shape) << " with padding " << pad_h_ << "x"
-                                   << pad_w_);
-  const backend::ConvGeometry g = geometry(input_shape);
-  return {filters_, g.out_h(), g.out_w()};
+  detail::check_image_shape("Conv2D", input_shape, in_channels_);
+  const auto [out_h, out_w] = window_.output_extent("Conv2D", input_shape);
+  return {filters_, out_h, out_w};
 }
 
 Tensor Conv2D::forward(const Tensor& x, const ForwardContext& /*context*/) {
-  LOCKSTEP_CHECK(x.dim() == 4 && x.size(1) == in_channels_,
-                 "Conv2D: input has shape " << to_string(x.shape()) << ", expected [batch, "
-                                            << in_channels_ << ", height, width]");
+  detail::check_image_batch("Conv2D", x, in_channels_);
   detail::check_parameter_device("Conv2D", "weight", weight_.value, x);
   const Shape out = output_shape(detail::per_sample(x.shape()));
-  const backend::ConvGeometry g = geometry(detail::per_sample(x.shape()));
+  const backend::ConvGeometry g = window_.geometry(detail::per_sample(x.shape()));
   Tensor y = Tensor::empty(detail::with_batch(x.size(0), out), x.device());
   backend::backend_for(x.device())
       .conv2d_forward(x.data(), x.size(0), g, filters_, weight_.value.data(),
@@ -98,7 +67,7 @@ Tensor Conv2D::backward(const Tensor& dy) {
   const Shape out = output_shape(image);
   const int64_t batch = input_.size(0);
   detail::check_gradient("Conv2D", dy, detail::with_batch(batch, out), input_.device());
-  const backend::ConvGeometry g = geometry(image);
+  const backend::ConvGeometry g = window_.geometry(image);
   backend::Backend& be = backend::backend_for(dy.device());
   Tensor dx = Tensor::empty(input_.shape(), dy.device());
   be.conv2d_backward(input_.data(), dy.data(), batch, g, filters_, weight_.value.data(),

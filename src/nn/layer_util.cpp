@@ -29,6 +29,18 @@ void check_gradient(const char* layer, const Tensor& dy, const Shape& output_sha
                                               << ", expected " << device.str());
 }
 
+void check_image_shape(const char* layer, const Shape& per_sample, int64_t channels) {
+  LOCKSTEP_CHECK(per_sample.size() == 3 && per_sample[0] == channels,
+                 layer << ": per-sample input shape is " << to_string(per_sample) << ", expected ["
+                       << channels << ", height, width]");
+}
+
+void check_image_batch(const char* layer, const Tensor& x, int64_t channels) {
+  LOCKSTEP_CHECK(x.dim() == 4 && x.size(1) == channels,
+                 layer << ": input has shape " << to_string(x.shape()) << ", expected [batch, "
+                       << channels << ", height, width]");
+}
+
 void check_parameter_device(const char* layer, const char* what, const Tensor& parameter,
                             const Tensor& x) {
   LOCKSTEP_CHECK(parameter.device() == x.device(), layer << ": input is on " << x.device().str()

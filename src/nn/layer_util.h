@@ -22,6 +22,12 @@ Shape per_sample(const Shape& shape);
 void check_gradient(const char* layer, const Tensor& dy, const Shape& output_shape,
                     const Device& device);
 
+// Throws unless the per-sample shape is an image [channels, height, width] with `channels`.
+void check_image_shape(const char* layer, const Shape& per_sample, int64_t channels);
+
+// Throws unless x is a batch of images [batch, channels, height, width] with `channels`.
+void check_image_batch(const char* layer, const Tensor& x, int64_t channels);
+
 // Throws unless the parameter `what` of `layer` is on the input's device.
 void check_parameter_device(const char* layer, const char* what, const Tensor& parameter,
                             const Tensor& x);

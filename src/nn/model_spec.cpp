@@ -63,18 +63,29 @@ std::array<int64_t, 2> conv_padding(LayerSpecReader& reader, std::array<int64_t,
   return reader.int_pair("padding", 0, std::nullopt);
 }
 
-std::unique_ptr<Layer> make_conv2d(LayerSpecReader& reader, const Shape& input_shape) {
-  const int64_t filters = reader.positive_int("filters");
+// A convolution's kernel_size (required), strides (1 when absent) and padding.
+ConvWindow conv_window(LayerSpecReader& reader) {
   const auto kernel = reader.int_pair("kernel_size", 1, std::nullopt);
   const auto strides = reader.int_pair("strides", 1, std::array<int64_t, 2>{1, 1});
   const auto padding = conv_padding(reader, kernel, strides);
-  const bool use_bias = reader.boolean("use_bias", true);
-  const std::string initializer = kernel_initializer(reader);
+  return {kernel[0], kernel[1], strides[0], strides[1], padding[0], padding[1]};
+}
+
+// The channels of an input shape [channels, height, width]; other shapes are errors.
+int64_t image_channels(LayerSpecReader& reader, const Shape& input_shape) {
   LOCKSTEP_CHECK(input_shape.size() == 3, reader.where()
                                               << ": input shape is " << to_string(input_shape)
                                               << ", expected [channels, height, width]");
-  return std::make_unique<Conv2D>(input_shape[0], filters, kernel[0], kernel[1], strides[0],
-                                  strides[1], padding[0], padding[1], use_bias, initializer);
+  return input_shape[0];
+}
+
+std::unique_ptr<Layer> make_conv2d(LayerSpecReader& reader, const Shape& input_shape) {
+  const int64_t filters = reader.positive_int("filters");
+  const ConvWindow window = conv_window(reader);
+  const bool use_bias = reader.boolean("use_bias", true);
+  const std::string initializer = kernel_initializer(reader);
+  return std::make_unique<Conv2D>(image_channels(reader, input_shape), filters, window, use_bias,
+                                  initializer);
 }
 
 template <typename Pool>
@@ -104,41 +115,27 @@ int64_t depth_multiplier(LayerSpecReader& reader) {
 }
 
 std::unique_ptr<Layer> make_depthwise_conv2d(LayerSpecReader& reader, const Shape& input_shape) {
-  const auto kernel = reader.int_pair("kernel_size", 1, std::nullopt);
-  const auto strides = reader.int_pair("strides", 1, std::array<int64_t, 2>{1, 1});
-  const auto padding = conv_padding(reader, kernel, strides);
+  const ConvWindow window = conv_window(reader);
   const int64_t multiplier = depth_multiplier(reader);
   const bool use_bias = reader.boolean("use_bias", true);
   const std::string initializer = kernel_initializer(reader);
-  LOCKSTEP_CHECK(input_shape.size() == 3, reader.where()
-                                              << ": input shape is " << to_string(input_shape)
-                                              << ", expected [channels, height, width]");
-  return std::make_unique<DepthwiseConv2D>(input_shape[0], kernel[0], kernel[1], strides[0],
-                                           strides[1], padding[0], padding[1], multiplier, use_bias,
-                                           initializer);
+  return std::make_unique<DepthwiseConv2D>(image_channels(reader, input_shape), window, multiplier,
+                                           use_bias, initializer);
 }
 
 std::unique_ptr<Layer> make_separable_conv2d(LayerSpecReader& reader, const Shape& input_shape) {
   const int64_t filters = reader.positive_int("filters");
-  const auto kernel = reader.int_pair("kernel_size", 1, std::nullopt);
-  const auto strides = reader.int_pair("strides", 1, std::array<int64_t, 2>{1, 1});
-  const auto padding = conv_padding(reader, kernel, strides);
+  const ConvWindow window = conv_window(reader);
   const int64_t multiplier = depth_multiplier(reader);
   const bool use_bias = reader.boolean("use_bias", true);
   const std::string initializer = kernel_initializer(reader);
-  LOCKSTEP_CHECK(input_shape.size() == 3, reader.where()
-                                              << ": input shape is " << to_string(input_shape)
-                                              << ", expected [channels, height, width]");
-  return std::make_unique<SeparableConv2D>(input_shape[0], filters, kernel[0], kernel[1],
-                                           strides[0], strides[1], padding[0], padding[1],
+  return std::make_unique<SeparableConv2D>(image_channels(reader, input_shape), filters, window,
                                            multiplier, use_bias, initializer);
 }
 
 std::unique_ptr<Layer> make_global_average_pooling2d(LayerSpecReader& reader,
                                                      const Shape& input_shape) {
-  LOCKSTEP_CHECK(input_shape.size() == 3, reader.where()
-                                              << ": input shape is " << to_string(input_shape)
-                                              << ", expected [channels, height, width]");
+  image_channels(reader, input_shape);
   return std::make_unique<GlobalAveragePooling2D>();
 }
 

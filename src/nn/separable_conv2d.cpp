@@ -12,20 +12,13 @@ namespace {
 
 // The constructor's checks, made before its two parts are built so that errors name this
 // layer; returns in_channels.
-int64_t checked_in_channels(int64_t in_channels, int64_t filters, int64_t kernel_h,
-                            int64_t kernel_w, int64_t stride_h, int64_t stride_w, int64_t pad_h,
-                            int64_t pad_w, int64_t depth_multiplier,
-                            const std::string& kernel_initializer) {
+int64_t checked_in_channels(int64_t in_channels, int64_t filters, const ConvWindow& window,
+                            int64_t depth_multiplier, const std::string& kernel_initializer) {
   LOCKSTEP_CHECK(in_channels > 0 && filters > 0 && depth_multiplier > 0,
                  "SeparableConv2D: in_channels, filters and depth_multiplier must be positive, "
                  "found "
                      << in_channels << ", " << filters << " and " << depth_multiplier);
-  LOCKSTEP_CHECK(kernel_h > 0 && kernel_w > 0,
-                 "SeparableConv2D: kernel must be positive, found " << kernel_h << "x" << kernel_w);
-  LOCKSTEP_CHECK(stride_h > 0 && stride_w > 0, "SeparableConv2D: strides must be positive, found "
-                                                   << stride_h << "x" << stride_w);
-  LOCKSTEP_CHECK(pad_h >= 0 && pad_w >= 0,
-                 "SeparableConv2D: padding must be non-negative, found " << pad_h << "x" << pad_w);
+  window.check("SeparableConv2D");
   LOCKSTEP_CHECK(is_initializer(kernel_initializer),
                  "SeparableConv2D: unknown kernel_initializer \"" << kernel_initializer << "\"");
   return in_channels;
@@ -37,14 +30,20 @@ SeparableConv2D::SeparableConv2D(int64_t in_channels, int64_t filters, int64_t k
                                  int64_t kernel_w, int64_t stride_h, int64_t stride_w,
                                  int64_t pad_h, int64_t pad_w, int64_t depth_multiplier,
                                  bool use_bias, std::string kernel_initializer)
-    : in_channels_(checked_in_channels(in_channels, filters, kernel_h, kernel_w, stride_h, stride_w,
-                                       pad_h, pad_w, depth_multiplier, kernel_initializer)),
+    : SeparableConv2D(in_channels, filters,
+                      ConvWindow{kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w},
+                      depth_multiplier, use_bias, std::move(kernel_initializer)) {}
+
+SeparableConv2D::SeparableConv2D(int64_t in_channels, int64_t filters, const ConvWindow& window,
+                                 int64_t depth_multiplier, bool use_bias,
+                                 std::string kernel_initializer)
+    : in_channels_(
+          checked_in_channels(in_channels, filters, window, depth_multiplier, kernel_initializer)),
       filters_(filters),
       use_bias_(use_bias),
       kernel_initializer_(kernel_initializer),
-      depthwise_(in_channels, kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w,
-                 depth_multiplier, /*use_bias=*/false, kernel_initializer),
-      pointwise_(in_channels * depth_multiplier, filters, 1, 1, 1, 1, 0, 0, use_bias,
+      depthwise_(in_channels, window, depth_multiplier, /*use_bias=*/false, kernel_initializer),
+      pointwise_(in_channels * depth_multiplier, filters, ConvWindow{} /* 1x1 */, use_bias,
                  kernel_initializer) {
   depthwise_.weight().name = "depthwise.weight";
   pointwise_.weight().name = "pointwise.weight";
@@ -64,10 +63,7 @@ nlohmann::json SeparableConv2D::config() const {
 }
 
 Shape SeparableConv2D::output_shape(const Shape& input_shape) const {
-  LOCKSTEP_CHECK(input_shape.size() == 3 && input_shape[0] == in_channels_,
-                 "SeparableConv2D: per-sample input shape is " << to_string(input_shape)
-                                                               << ", expected [" << in_channels_
-                                                               << ", height, width]");
+  detail::check_image_shape("SeparableConv2D", input_shape, in_channels_);
   try {
     return pointwise_.output_shape(depthwise_.output_shape(input_shape));
   } catch (const Error& error) {
@@ -76,10 +72,7 @@ Shape SeparableConv2D::output_shape(const Shape& input_shape) const {
 }
 
 Tensor SeparableConv2D::forward(const Tensor& x, const ForwardContext& context) {
-  LOCKSTEP_CHECK(x.dim() == 4 && x.size(1) == in_channels_,
-                 "SeparableConv2D: input has shape " << to_string(x.shape())
-                                                     << ", expected [batch, " << in_channels_
-                                                     << ", height, width]");
+  detail::check_image_batch("SeparableConv2D", x, in_channels_);
   output_shape(detail::per_sample(x.shape()));
   Tensor y = pointwise_.forward(depthwise_.forward(x, context), context);
   input_ = x;

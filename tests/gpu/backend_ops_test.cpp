@@ -19,6 +19,7 @@
 #include "lockstep/nn/dense.h"
 #include "lockstep/nn/loss.h"
 #include "lockstep/tensor/tensor.h"
+#include "support/conv_cases.h"
 
 namespace lockstep::gpu_testing {
 namespace {
@@ -519,19 +520,14 @@ TEST_F(CudaLossTest, CountCorrectTakesTheFirstMaximumLikeTheCpu) {
 
 // --- convolution and pooling -------------------------------------------------------------------
 
-ConvGeometry conv(int64_t c, int64_t h, int64_t w, int64_t kh, int64_t kw, int64_t sh, int64_t sw,
-                  int64_t ph, int64_t pw) {
-  ConvGeometry g;
-  g.channels = c, g.height = h, g.width = w, g.kernel_h = kh, g.kernel_w = kw;
-  g.stride_h = sh, g.stride_w = sw, g.pad_h = ph, g.pad_w = pw;
-  return g;
-}
+using testing::conv_geometry;
 
 TEST_F(CudaConvPoolTest, Im2colIsTheCpusCopyAndCol2imMatchesTheCpu) {
   std::mt19937 rng(501);
-  for (const ConvGeometry& g : {conv(3, 9, 11, 3, 3, 1, 1, 1, 1), conv(2, 10, 7, 4, 2, 2, 3, 1, 2),
-                                conv(1, 5, 5, 5, 5, 1, 1, 0, 0), conv(4, 8, 8, 1, 1, 2, 2, 0, 0),
-                                conv(2, 6, 6, 3, 3, 3, 3, 2, 2)}) {
+  for (const ConvGeometry& g :
+       {conv_geometry(3, 9, 11, 3, 3, 1, 1, 1, 1), conv_geometry(2, 10, 7, 4, 2, 2, 3, 1, 2),
+        conv_geometry(1, 5, 5, 5, 5, 1, 1, 0, 0), conv_geometry(4, 8, 8, 1, 1, 2, 2, 0, 0),
+        conv_geometry(2, 6, 6, 3, 3, 3, 3, 2, 2)}) {
     SCOPED_TRACE(::testing::Message() << g.channels << "x" << g.height << "x" << g.width
                                       << " kernel " << g.kernel_h << "x" << g.kernel_w);
     const int64_t image_size = g.channels * g.height * g.width;
@@ -561,11 +557,13 @@ TEST_F(CudaConvPoolTest, BatchedConvolutionMatchesTheCpuForwardAndBackward) {
     ConvGeometry g;
     int64_t batch, filters;
   };
-  const ConvGeometry large = conv(16, 32, 32, 3, 3, 1, 1, 1, 1);  // 147,456 column floats each
+  const ConvGeometry large =
+      conv_geometry(16, 32, 32, 3, 3, 1, 1, 1, 1);  // 147,456 column floats each
   const int64_t per_pass = CudaBackend::kConvColumnFloats / (large.patch_size() * 32 * 32);
-  for (const Case& c :
-       {Case{conv(3, 9, 11, 3, 3, 1, 1, 1, 1), 1, 5}, Case{conv(2, 10, 7, 4, 2, 2, 3, 1, 2), 7, 4},
-        Case{conv(1, 28, 28, 5, 5, 1, 1, 0, 0), 16, 32}, Case{large, 2 * per_pass + 3, 8}}) {
+  for (const Case& c : {Case{conv_geometry(3, 9, 11, 3, 3, 1, 1, 1, 1), 1, 5},
+                        Case{conv_geometry(2, 10, 7, 4, 2, 2, 3, 1, 2), 7, 4},
+                        Case{conv_geometry(1, 28, 28, 5, 5, 1, 1, 0, 0), 16, 32},
+                        Case{large, 2 * per_pass + 3, 8}}) {
     const ConvGeometry& g = c.g;
     SCOPED_TRACE(::testing::Message() << "batch " << c.batch << " of " << g.channels << "x"
                                       << g.height << "x" << g.width << ", kernel " << g.kernel_h
@@ -593,7 +591,7 @@ TEST_F(CudaConvPoolTest, BatchedConvolutionMatchesTheCpuForwardAndBackward) {
   }
   // An empty batch writes a zero weight gradient.
   DeviceBuffer<float> dev_dw(std::vector<float>(6, 7.0f));
-  const ConvGeometry g = conv(1, 4, 4, 2, 3, 1, 1, 0, 0);
+  const ConvGeometry g = conv_geometry(1, 4, 4, 2, 3, 1, 1, 0, 0);
   gpu().conv2d_backward(nullptr, nullptr, 0, g, 1, nullptr, dev_dw.get(), nullptr);
   EXPECT_EQ(dev_dw.download(), std::vector<float>(6, 0.0f));
 }

@@ -3,7 +3,6 @@
 // GPU answers.
 #include <gtest/gtest.h>
 
-#include <cstring>
 #include <random>
 #include <utility>
 #include <vector>
@@ -12,11 +11,17 @@
 #include "lockstep/backend/backend.h"
 #include "lockstep/nn/layers.h"
 #include "lockstep/tensor/tensor.h"
+#include "support/conv_cases.h"
+#include "support/test_support.h"
 
 namespace lockstep::gpu_testing {
 namespace {
 
 using backend::ConvGeometry;
+using testing::bits;
+using testing::conv_geometry;
+using testing::DepthwiseCase;
+using testing::DepthwiseData;
 
 constexpr double kFp32 = 1e-5;
 
@@ -24,42 +29,20 @@ class CudaDepthwiseTest : public GpuTest {};
 class CudaLayerNormTest : public GpuTest {};
 class CudaNewLayersTest : public GpuTest {};
 
-ConvGeometry conv(int64_t c, int64_t h, int64_t w, int64_t kh, int64_t kw, int64_t sh, int64_t sw,
-                  int64_t ph, int64_t pw) {
-  ConvGeometry g;
-  g.channels = c, g.height = h, g.width = w, g.kernel_h = kh, g.kernel_w = kw;
-  g.stride_h = sh, g.stride_w = sw, g.pad_h = ph, g.pad_w = pw;
-  return g;
-}
-
-std::vector<uint32_t> bits(const Tensor& t) {
-  const std::vector<float> values = t.to_vector();
-  std::vector<uint32_t> out(values.size());
-  if (!values.empty()) std::memcpy(out.data(), values.data(), values.size() * sizeof(float));
-  return out;
-}
-
 TEST_F(CudaDepthwiseTest, ForwardAndBackwardMatchTheCpu) {
   std::mt19937 rng(701);
-  struct Case {
-    ConvGeometry g;
-    int64_t batch, multiplier;
-  };
-  for (const Case& c :
-       {Case{conv(3, 9, 11, 3, 3, 1, 1, 1, 1), 1, 1}, Case{conv(4, 10, 7, 3, 2, 2, 1, 1, 0), 5, 3},
-        Case{conv(2, 8, 8, 2, 2, 3, 3, 0, 0), 3, 2},
-        Case{conv(64, 14, 14, 3, 3, 1, 1, 1, 1), 16, 1}}) {
+  for (const DepthwiseCase& c :
+       {DepthwiseCase{conv_geometry(3, 9, 11, 3, 3, 1, 1, 1, 1), 1, 1},
+        DepthwiseCase{conv_geometry(4, 10, 7, 3, 2, 2, 1, 1, 0), 5, 3},
+        DepthwiseCase{conv_geometry(2, 8, 8, 2, 2, 3, 3, 0, 0), 3, 2},
+        DepthwiseCase{conv_geometry(64, 14, 14, 3, 3, 1, 1, 1, 1), 16, 1}}) {
     const ConvGeometry& g = c.g;
     SCOPED_TRACE(::testing::Message() << "batch " << c.batch << " of " << g.channels << "x"
                                       << g.height << "x" << g.width << ", kernel " << g.kernel_h
                                       << "x" << g.kernel_w << ", multiplier " << c.multiplier);
-    const int64_t out_channels = g.channels * c.multiplier;
-    const size_t x_size = static_cast<size_t>(c.batch * g.channels * g.height * g.width);
-    const size_t y_size = static_cast<size_t>(c.batch * out_channels * g.out_h() * g.out_w());
-    const size_t w_size = static_cast<size_t>(out_channels * g.kernel_h * g.kernel_w);
-    const std::vector<float> x = random_floats(x_size, rng), w = random_floats(w_size, rng);
-    const std::vector<float> bias = random_floats(static_cast<size_t>(out_channels), rng);
-    const std::vector<float> dy = random_floats(y_size, rng);
+    const size_t x_size = c.x_size(), y_size = c.y_size(), w_size = c.w_size();
+    const DepthwiseData data = testing::random_data(c, rng);
+    const std::vector<float>&x = data.x, &w = data.w, &bias = data.bias, &dy = data.dy;
     std::vector<float> y(y_size), dw(w_size), dx(x_size);
     cpu().depthwise_conv2d_forward(x.data(), c.batch, g, c.multiplier, w.data(), bias.data(),
                                    y.data());
@@ -84,11 +67,11 @@ TEST_F(CudaDepthwiseTest, ForwardAndBackwardMatchTheCpu) {
 
 TEST_F(CudaDepthwiseTest, EmptyBatchAndBadArgumentsBehaveAsOnTheCpu) {
   DeviceBuffer<float> dev_dw(std::vector<float>(18, 7.0f));
-  const ConvGeometry g = conv(1, 4, 4, 3, 3, 1, 1, 0, 0);
+  const ConvGeometry g = conv_geometry(1, 4, 4, 3, 3, 1, 1, 0, 0);
   gpu().depthwise_conv2d_backward(nullptr, nullptr, 0, g, 2, nullptr, dev_dw.get(), nullptr);
   EXPECT_EQ(dev_dw.download(), std::vector<float>(18, 0.0f));
   float unused = 0.0f;
-  const ConvGeometry too_big = conv(1, 2, 2, 3, 3, 1, 1, 0, 0);
+  const ConvGeometry too_big = conv_geometry(1, 2, 2, 3, 3, 1, 1, 0, 0);
   EXPECT_EQ(error_message([&] {
               gpu().depthwise_conv2d_forward(&unused, 1, too_big, 1, &unused, nullptr, &unused);
             }),

@@ -17,6 +17,7 @@
 #include "lockstep/backend/backend.h"
 #include "lockstep/base/error.h"
 #include "lockstep/nn/model.h"
+#include "support/test_support.h"
 
 // Skips the current test with "no CUDA device: <reason>" when no GPU answers.
 #define LOCKSTEP_SKIP_WITHOUT_GPU()                                    \
@@ -49,13 +50,7 @@ class GpuTest : public ::testing::Test {
 };
 
 // n values uniform in [low, high).
-inline std::vector<float> random_floats(size_t n, std::mt19937& rng, float low = -1.0f,
-                                        float high = 1.0f) {
-  std::uniform_real_distribution<float> dist(low, high);
-  std::vector<float> values(n);
-  for (float& v : values) v = dist(rng);
-  return values;
-}
+using testing::random_floats;
 
 // ||actual - expected|| / ||expected|| in double (the plain norm of actual when expected is
 // zero); infinity when the sizes differ or anything is NaN.

@@ -1,4 +1,5 @@
-// Test helpers: random tensors from Philox, closeness, finite differences, temp folders.
+// Test helpers: random tensors from Philox, random floats, bits, closeness, finite differences,
+// temp folders.
 #include "support/test_support.h"
 
 #include <unistd.h>
@@ -6,6 +7,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -22,6 +24,20 @@ Tensor random_tensor(const Shape& shape, uint64_t seed, float low, float high) {
     x[i] = low + (high - low) * u;
   }
   return t;
+}
+
+std::vector<float> random_floats(size_t n, std::mt19937& rng, float low, float high) {
+  std::uniform_real_distribution<float> dist(low, high);
+  std::vector<float> values(n);
+  for (float& v : values) v = dist(rng);
+  return values;
+}
+
+std::vector<uint32_t> bits(const Tensor& t) {
+  const std::vector<float> values = t.to_vector();
+  std::vector<uint32_t> out(values.size());
+  if (!values.empty()) std::memcpy(out.data(), values.data(), values.size() * sizeof(float));
+  return out;
 }
 
 ::testing::AssertionResult all_close(const Tensor& actual, const Tensor& expected, double rtol,

@@ -1,5 +1,5 @@
-// Helpers shared by the tests: random tensors, closeness checks, finite-difference gradients
-// and temporary folders.
+// Helpers shared by the tests: random tensors and floats, a tensor's bits, closeness checks,
+// finite-difference gradients and temporary folders.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -7,7 +7,9 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <random>
 #include <string>
+#include <vector>
 
 #include "lockstep/tensor/tensor.h"
 
@@ -15,6 +17,12 @@ namespace lockstep::testing {
 
 // A CPU tensor with elements uniform in [low, high), reproducible from `seed`.
 Tensor random_tensor(const Shape& shape, uint64_t seed, float low = -1.0f, float high = 1.0f);
+
+// n values uniform in [low, high), drawn from `rng`.
+std::vector<float> random_floats(size_t n, std::mt19937& rng, float low = -1.0f, float high = 1.0f);
+
+// The bit patterns of a tensor's elements, for comparisons that must be exact to the bit.
+std::vector<uint32_t> bits(const Tensor& t);
 
 // Passes when |a - b| <= atol + rtol * |b| elementwise; the failure names the worst element.
 ::testing::AssertionResult all_close(const Tensor& actual, const Tensor& expected,

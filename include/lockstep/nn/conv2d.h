@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <string>
 
-#include "lockstep/backend/backend.h"
+#include "lockstep/nn/conv_window.h"
 #include "lockstep/nn/layer.h"
 
 namespace lockstep::nn {
@@ -17,6 +17,9 @@ class Conv2D final : public Layer {
   Conv2D(int64_t in_channels, int64_t filters, int64_t kernel_h, int64_t kernel_w,
          int64_t stride_h = 1, int64_t stride_w = 1, int64_t pad_h = 0, int64_t pad_w = 0,
          bool use_bias = true, std::string kernel_initializer = "glorot_uniform");
+  // The same, with the kernel, strides and padding as one ConvWindow.
+  Conv2D(int64_t in_channels, int64_t filters, const ConvWindow& window, bool use_bias = true,
+         std::string kernel_initializer = "glorot_uniform");
 
   std::string type() const override { return "Conv2D"; }
   nlohmann::json config() const override;
@@ -31,10 +34,8 @@ class Conv2D final : public Layer {
   Parameter& bias() { return bias_; }      // [filters]; undefined without bias
 
  private:
-  backend::ConvGeometry geometry(const Shape& image_shape) const;
-
-  int64_t in_channels_, filters_, kernel_h_, kernel_w_;
-  int64_t stride_h_, stride_w_, pad_h_, pad_w_;
+  int64_t in_channels_, filters_;
+  ConvWindow window_;
   bool use_bias_;
   std::string kernel_initializer_;
   Parameter weight_;

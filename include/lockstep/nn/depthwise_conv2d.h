@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <string>
 
-#include "lockstep/backend/backend.h"
+#include "lockstep/nn/conv_window.h"
 #include "lockstep/nn/layer.h"
 
 namespace lockstep::nn {
@@ -20,6 +20,9 @@ class DepthwiseConv2D final : public Layer {
                   int64_t stride_w = 1, int64_t pad_h = 0, int64_t pad_w = 0,
                   int64_t depth_multiplier = 1, bool use_bias = true,
                   std::string kernel_initializer = "glorot_uniform");
+  // The same, with the kernel, strides and padding as one ConvWindow.
+  DepthwiseConv2D(int64_t in_channels, const ConvWindow& window, int64_t depth_multiplier = 1,
+                  bool use_bias = true, std::string kernel_initializer = "glorot_uniform");
 
   std::string type() const override { return "DepthwiseConv2D"; }
   nlohmann::json config() const override;
@@ -35,10 +38,8 @@ class DepthwiseConv2D final : public Layer {
   Parameter& bias() { return bias_; }      // [in_channels*depth_multiplier]; undefined without
 
  private:
-  backend::ConvGeometry geometry(const Shape& image_shape) const;
-
-  int64_t in_channels_, kernel_h_, kernel_w_;
-  int64_t stride_h_, stride_w_, pad_h_, pad_w_;
+  int64_t in_channels_;
+  ConvWindow window_;
   int64_t depth_multiplier_;
   bool use_bias_;
   std::string kernel_initializer_;

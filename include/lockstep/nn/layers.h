@@ -3,6 +3,7 @@
 
 #include "lockstep/nn/activation.h"
 #include "lockstep/nn/conv2d.h"
+#include "lockstep/nn/conv_window.h"
 #include "lockstep/nn/dense.h"
 #include "lockstep/nn/depthwise_conv2d.h"
 #include "lockstep/nn/dropout.h"

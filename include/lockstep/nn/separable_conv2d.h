@@ -7,6 +7,7 @@
 #include <string>
 
 #include "lockstep/nn/conv2d.h"
+#include "lockstep/nn/conv_window.h"
 #include "lockstep/nn/depthwise_conv2d.h"
 #include "lockstep/nn/layer.h"
 
@@ -18,6 +19,10 @@ class SeparableConv2D final : public Layer {
   // from the model seed. The pointwise bias starts at zero.
   SeparableConv2D(int64_t in_channels, int64_t filters, int64_t kernel_h, int64_t kernel_w,
                   int64_t stride_h = 1, int64_t stride_w = 1, int64_t pad_h = 0, int64_t pad_w = 0,
+                  int64_t depth_multiplier = 1, bool use_bias = true,
+                  std::string kernel_initializer = "glorot_uniform");
+  // The same, with the kernel, strides and padding as one ConvWindow.
+  SeparableConv2D(int64_t in_channels, int64_t filters, const ConvWindow& window,
                   int64_t depth_multiplier = 1, bool use_bias = true,
                   std::string kernel_initializer = "glorot_uniform");
 

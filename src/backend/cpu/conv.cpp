@@ -7,24 +7,12 @@
 #include <algorithm>
 
 #include "backend/cpu/cpu_backend.h"
+#include "backend/cpu/inside_range.h"
 #include "backend/op_checks.h"
 
 namespace lockstep::backend::cpu {
 
 namespace {
-
-// Output positions [first, last) along one axis whose input coordinate
-// k - pad + o * stride lies inside [0, size); the others read padding.
-struct InsideRange {
-  int64_t first, last;
-};
-
-InsideRange inside_range(int64_t k, int64_t pad, int64_t stride, int64_t size, int64_t out) {
-  const int64_t i0 = k - pad;
-  const int64_t first = std::min(i0 >= 0 ? 0 : (-i0 + stride - 1) / stride, out);
-  const int64_t last = std::clamp(i0 >= size ? 0 : (size - 1 - i0) / stride + 1, first, out);
-  return {first, last};
-}
 
 // One row of the column matrix, [out_w] long, for one (patch row, output y): its entries
 // [first, first + count) read the image pixels input, input + stride_w, ...; the others read

@@ -5,33 +5,21 @@
 #include <vector>
 
 #include "backend/cpu/cpu_backend.h"
+#include "backend/cpu/inside_range.h"
 #include "backend/op_checks.h"
 
 namespace lockstep::backend::cpu {
 
 namespace {
 
-// Output positions [first, last) along one axis whose input coordinate
-// o * stride - pad + k lies inside [0, size); the others read padding.
-struct Span {
-  int64_t first, last;
-};
-
-Span inside(int64_t k, int64_t pad, int64_t stride, int64_t size, int64_t out) {
-  const int64_t i0 = k - pad;
-  const int64_t first = std::min(i0 >= 0 ? 0 : (-i0 + stride - 1) / stride, out);
-  const int64_t last = std::clamp(i0 >= size ? 0 : (size - 1 - i0) / stride + 1, first, out);
-  return {first, last};
-}
-
 // Calls visit(ky, kx, rows, cols) for every kernel offset in the order (ky, then kx), with the
 // output rows and columns whose pixel for that offset lies inside the image.
 template <typename Visit>
 void for_each_offset(const ConvGeometry& g, int64_t out_h, int64_t out_w, Visit visit) {
   for (int64_t ky = 0; ky < g.kernel_h; ++ky) {
-    const Span rows = inside(ky, g.pad_h, g.stride_h, g.height, out_h);
+    const InsideRange rows = inside_range(ky, g.pad_h, g.stride_h, g.height, out_h);
     for (int64_t kx = 0; kx < g.kernel_w; ++kx) {
-      visit(ky, kx, rows, inside(kx, g.pad_w, g.stride_w, g.width, out_w));
+      visit(ky, kx, rows, inside_range(kx, g.pad_w, g.stride_w, g.width, out_w));
     }
   }
 }
@@ -52,16 +40,17 @@ void CpuBackend::depthwise_conv2d_forward(const float* x, int64_t batch, const C
       float* out = y + (n * out_channels + o) * spatial;
       // Each output adds its window's terms in the order (ky, kx), padding skipped.
       std::fill(out, out + spatial, 0.0f);
-      for_each_offset(g, out_h, out_w, [&](int64_t ky, int64_t kx, Span rows, Span cols) {
-        const float tap = w[ky * g.kernel_w + kx];
-        for (int64_t oy = rows.first; oy < rows.last; ++oy) {
-          const float* in_row = in + (oy * g.stride_h - g.pad_h + ky) * g.width - g.pad_w + kx;
-          float* out_row = out + oy * out_w;
-          for (int64_t ox = cols.first; ox < cols.last; ++ox) {
-            out_row[ox] += tap * in_row[ox * g.stride_w];
-          }
-        }
-      });
+      for_each_offset(
+          g, out_h, out_w, [&](int64_t ky, int64_t kx, InsideRange rows, InsideRange cols) {
+            const float tap = w[ky * g.kernel_w + kx];
+            for (int64_t oy = rows.first; oy < rows.last; ++oy) {
+              const float* in_row = in + (oy * g.stride_h - g.pad_h + ky) * g.width - g.pad_w + kx;
+              float* out_row = out + oy * out_w;
+              for (int64_t ox = cols.first; ox < cols.last; ++ox) {
+                out_row[ox] += tap * in_row[ox * g.stride_w];
+              }
+            }
+          });
       if (bias != nullptr) {
         const float b = bias[o];
         for (int64_t s = 0; s < spatial; ++s) out[s] += b;
@@ -92,20 +81,21 @@ void CpuBackend::depthwise_conv2d_backward(const float* x, const float* dy, int6
         const float* grad_out = dy + (n * out_channels + o) * spatial;
         const float* w = weight + o * taps;
         double* w_sums = sums.data() + o * taps;
-        for_each_offset(g, out_h, out_w, [&](int64_t ky, int64_t kx, Span rows, Span cols) {
-          const float tap = w[ky * g.kernel_w + kx];
-          double sum = w_sums[ky * g.kernel_w + kx];
-          for (int64_t oy = rows.first; oy < rows.last; ++oy) {
-            const int64_t in_row = (oy * g.stride_h - g.pad_h + ky) * g.width - g.pad_w + kx;
-            const float* grad_row = grad_out + oy * out_w;
-            for (int64_t ox = cols.first; ox < cols.last; ++ox) {
-              const int64_t pixel = in_row + ox * g.stride_w;
-              sum += static_cast<double>(grad_row[ox]) * static_cast<double>(in[pixel]);
-              grad_in[pixel] += tap * grad_row[ox];
-            }
-          }
-          w_sums[ky * g.kernel_w + kx] = sum;
-        });
+        for_each_offset(
+            g, out_h, out_w, [&](int64_t ky, int64_t kx, InsideRange rows, InsideRange cols) {
+              const float tap = w[ky * g.kernel_w + kx];
+              double sum = w_sums[ky * g.kernel_w + kx];
+              for (int64_t oy = rows.first; oy < rows.last; ++oy) {
+                const int64_t in_row = (oy * g.stride_h - g.pad_h + ky) * g.width - g.pad_w + kx;
+                const float* grad_row = grad_out + oy * out_w;
+                for (int64_t ox = cols.first; ox < cols.last; ++ox) {
+                  const int64_t pixel = in_row + ox * g.stride_w;
+                  sum += static_cast<double>(grad_row[ox]) * static_cast<double>(in[pixel]);
+                  grad_in[pixel] += tap * grad_row[ox];
+                }
+              }
+              w_sums[ky * g.kernel_w + kx] = sum;
+            });
       }
     }
   }

@@ -13,19 +13,18 @@
 
 #include "lockstep/backend/backend.h"
 #include "lockstep/base/error.h"
+#include "support/conv_cases.h"
+#include "support/test_support.h"
 
 namespace lockstep::backend {
 namespace {
 
-Backend& cpu() { return backend_for(Device::cpu()); }
+using testing::conv_geometry;
+using testing::DepthwiseCase;
+using testing::DepthwiseData;
+using testing::random_floats;
 
-std::vector<float> random_floats(size_t n, std::mt19937& rng, float low = -1.0f,
-                                 float high = 1.0f) {
-  std::uniform_real_distribution<float> dist(low, high);
-  std::vector<float> values(n);
-  for (float& v : values) v = dist(rng);
-  return values;
-}
+Backend& cpu() { return backend_for(Device::cpu()); }
 
 // Passes when |a - b| <= tolerance * (1 + |b|) everywhere.
 ::testing::AssertionResult near(const std::vector<float>& a, const std::vector<double>& b,
@@ -46,14 +45,6 @@ std::string error_message(const std::function<void()>& call) {
     return error.message();
   }
   return "(no error)";
-}
-
-ConvGeometry conv(int64_t c, int64_t h, int64_t w, int64_t kh, int64_t kw, int64_t sh, int64_t sw,
-                  int64_t ph, int64_t pw) {
-  ConvGeometry g;
-  g.channels = c, g.height = h, g.width = w, g.kernel_h = kh, g.kernel_w = kw;
-  g.stride_h = sh, g.stride_w = sw, g.pad_h = ph, g.pad_w = pw;
-  return g;
 }
 
 // Calls visit(pixel, output, weight), the flat indices of x, y and w, for every term
@@ -84,25 +75,19 @@ void for_each_term(int64_t batch, const ConvGeometry& g, int64_t m, Visit visit)
 
 TEST(DepthwiseConvOpTest, ForwardAndBackwardMatchTheirDefinitions) {
   std::mt19937 rng(11);
-  struct Case {
-    ConvGeometry g;
-    int64_t batch, multiplier;
-  };
-  for (const Case& c :
-       {Case{conv(3, 7, 6, 3, 3, 1, 1, 1, 1), 2, 1}, Case{conv(2, 9, 8, 3, 2, 2, 1, 1, 0), 3, 3},
-        Case{conv(2, 8, 8, 2, 2, 3, 3, 0, 0), 2, 2},     // gaps between windows
-        Case{conv(1, 5, 4, 5, 4, 1, 1, 2, 2), 1, 2}}) {  // kernel = image
+  for (const DepthwiseCase& c :
+       {DepthwiseCase{conv_geometry(3, 7, 6, 3, 3, 1, 1, 1, 1), 2, 1},
+        DepthwiseCase{conv_geometry(2, 9, 8, 3, 2, 2, 1, 1, 0), 3, 3},
+        DepthwiseCase{conv_geometry(2, 8, 8, 2, 2, 3, 3, 0, 0), 2, 2},     // gaps between windows
+        DepthwiseCase{conv_geometry(1, 5, 4, 5, 4, 1, 1, 2, 2), 1, 2}}) {  // kernel = image
     const ConvGeometry& g = c.g;
     SCOPED_TRACE(::testing::Message()
                  << g.channels << "x" << g.height << "x" << g.width << " kernel " << g.kernel_h
                  << "x" << g.kernel_w << " multiplier " << c.multiplier);
-    const int64_t out_channels = g.channels * c.multiplier;
-    const size_t x_size = static_cast<size_t>(c.batch * g.channels * g.height * g.width);
-    const size_t y_size = static_cast<size_t>(c.batch * out_channels * g.out_h() * g.out_w());
-    const size_t w_size = static_cast<size_t>(out_channels * g.kernel_h * g.kernel_w);
-    const std::vector<float> x = random_floats(x_size, rng), w = random_floats(w_size, rng);
-    const std::vector<float> bias = random_floats(static_cast<size_t>(out_channels), rng);
-    const std::vector<float> dy = random_floats(y_size, rng);
+    const int64_t out_channels = c.out_channels();
+    const size_t x_size = c.x_size(), y_size = c.y_size(), w_size = c.w_size();
+    const DepthwiseData data = testing::random_data(c, rng);
+    const std::vector<float>&x = data.x, &w = data.w, &bias = data.bias, &dy = data.dy;
 
     std::vector<double> y_expected(y_size, 0.0), dx_expected(x_size, 0.0), dw_expected(w_size, 0.0);
     for (size_t i = 0; i < y_size; ++i) {
@@ -135,28 +120,28 @@ TEST(DepthwiseConvOpTest, ForwardAndBackwardMatchTheirDefinitions) {
 
 TEST(DepthwiseConvOpTest, EmptyBatchWritesAZeroWeightGradient) {
   std::vector<float> dw(2 * 3 * 3, 7.0f);
-  cpu().depthwise_conv2d_backward(nullptr, nullptr, 0, conv(1, 4, 4, 3, 3, 1, 1, 0, 0), 2, nullptr,
-                                  dw.data(), nullptr);
+  cpu().depthwise_conv2d_backward(nullptr, nullptr, 0, conv_geometry(1, 4, 4, 3, 3, 1, 1, 0, 0), 2,
+                                  nullptr, dw.data(), nullptr);
   EXPECT_EQ(dw, std::vector<float>(18, 0.0f));
 }
 
 TEST(DepthwiseConvOpTest, BadArgumentsNameTheOp) {
   float unused = 0.0f;
   const std::string zero_multiplier = error_message([&] {
-    cpu().depthwise_conv2d_forward(&unused, 1, conv(1, 4, 4, 3, 3, 1, 1, 0, 0), 0, &unused, nullptr,
-                                   &unused);
+    cpu().depthwise_conv2d_forward(&unused, 1, conv_geometry(1, 4, 4, 3, 3, 1, 1, 0, 0), 0, &unused,
+                                   nullptr, &unused);
   });
   EXPECT_NE(zero_multiplier.find("depthwise_conv2d_forward"), std::string::npos) << zero_multiplier;
   EXPECT_NE(zero_multiplier.find("multiplier 0"), std::string::npos) << zero_multiplier;
   const std::string too_big = error_message([&] {
-    cpu().depthwise_conv2d_backward(&unused, &unused, 1, conv(1, 2, 2, 3, 3, 1, 1, 0, 0), 1,
-                                    &unused, &unused, &unused);
+    cpu().depthwise_conv2d_backward(&unused, &unused, 1, conv_geometry(1, 2, 2, 3, 3, 1, 1, 0, 0),
+                                    1, &unused, &unused, &unused);
   });
   EXPECT_NE(too_big.find("depthwise_conv2d_backward"), std::string::npos) << too_big;
   EXPECT_NE(too_big.find("kernel 3x3"), std::string::npos) << too_big;
   const std::string negative = error_message([&] {
-    cpu().depthwise_conv2d_forward(&unused, -1, conv(1, 4, 4, 3, 3, 1, 1, 0, 0), 1, &unused,
-                                   nullptr, &unused);
+    cpu().depthwise_conv2d_forward(&unused, -1, conv_geometry(1, 4, 4, 3, 3, 1, 1, 0, 0), 1,
+                                   &unused, nullptr, &unused);
   });
   EXPECT_NE(negative.find("batch -1"), std::string::npos) << negative;
 }

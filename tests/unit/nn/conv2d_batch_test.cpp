@@ -4,7 +4,6 @@
 // gives the bits of the convolution plus the bias.
 #include <gtest/gtest.h>
 
-#include <cstring>
 #include <utility>
 #include <vector>
 
@@ -14,6 +13,7 @@
 namespace lockstep::nn {
 namespace {
 
+using testing::bits;
 using testing::random_tensor;
 
 ForwardContext training_context() {
@@ -23,13 +23,6 @@ ForwardContext training_context() {
 }
 
 const ForwardContext kTrain = training_context();
-
-std::vector<uint32_t> bits(const Tensor& t) {
-  const std::vector<float> values = t.to_vector();
-  std::vector<uint32_t> out(values.size());
-  if (!values.empty()) std::memcpy(out.data(), values.data(), values.size() * sizeof(float));
-  return out;
-}
 
 struct ConvCase {
   const char* name;

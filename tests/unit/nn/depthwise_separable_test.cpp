@@ -3,7 +3,6 @@
 // batches, names and layouts.
 #include <gtest/gtest.h>
 
-#include <cstring>
 #include <utility>
 #include <vector>
 
@@ -16,16 +15,10 @@ namespace {
 
 using test::expect_gradients_match;
 using testing::all_close;
+using testing::bits;
 using testing::random_tensor;
 
 const ForwardContext kEval{};
-
-std::vector<uint32_t> bits(const Tensor& t) {
-  const std::vector<float> values = t.to_vector();
-  std::vector<uint32_t> out(values.size());
-  if (!values.empty()) std::memcpy(out.data(), values.data(), values.size() * sizeof(float));
-  return out;
-}
 
 // The textbook depthwise convolution in double: y[b, c*m + j, oy, ox] = bias[c*m + j] + the
 // sum over (ky, kx) of w[c*m + j, 0, ky, kx] * x[b, c, oy*sh - ph + ky, ox*sw - pw + kx], zero

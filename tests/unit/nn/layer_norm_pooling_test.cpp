@@ -4,7 +4,6 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <cstring>
 #include <utility>
 #include <vector>
 
@@ -18,16 +17,10 @@ namespace {
 using test::expect_error_naming;
 using test::expect_gradients_match;
 using testing::all_close;
+using testing::bits;
 using testing::random_tensor;
 
 const ForwardContext kEval{};
-
-std::vector<uint32_t> bits(const Tensor& t) {
-  const std::vector<float> values = t.to_vector();
-  std::vector<uint32_t> out(values.size());
-  if (!values.empty()) std::memcpy(out.data(), values.data(), values.size() * sizeof(float));
-  return out;
-}
 
 // PyTorch's definition in double: each row of [rows, cols] minus its mean, divided by
 // sqrt(biased variance + eps), times weight plus bias (when defined).
