@@ -132,7 +132,7 @@ TEST_F(ProfilerTest, MeanPerStepIsZeroBeforeTheFirstStep) {
   for (double ms : profiler_.mean_ms_per_step()) EXPECT_EQ(ms, 0.0);
 }
 
-// Layer forward calls nest (Sequential in a model in the engine): every level runs 1 ms
+// Layer forward calls nest (a Model in the engine): every level runs 1 ms
 // inside the one around it.
 void nested_forward(Profiler& profiler, int levels) {
   ProfileScope scope(Phase::kForward, profiler);

@@ -1,5 +1,5 @@
-// Sequential: empty batches through a whole model, parameter naming, dropout streams from
-// layer indices, and moving parameters between devices.
+// Model as a chain of layers: empty batches through a whole model, parameter naming, dropout
+// streams from layer indices, and moving parameters between devices.
 #include "lockstep/nn/model.h"
 
 #include <gtest/gtest.h>
