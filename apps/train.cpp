@@ -42,6 +42,17 @@ po::options_description describe(train::TrainerOptions& o) {
       ("lr", po::value<double>(), "learning rate (0.05 for sgd, 0.001 for the others)")
       ("momentum", po::value<double>(), "SGD momentum (0.9)")
       ("weight-decay", po::value<double>(), "weight decay (0; 0.01 for adamw)")
+      ("lr-schedule", po::value(&o.lr_schedule.kind)->default_value(o.lr_schedule.kind),
+       "learning rate per step: constant, step (times --lr-decay at each of --lr-steps) or "
+       "cosine (down to 0 over the whole run); a resume keeps it unless given here")
+      ("lr-steps", po::value<std::string>(),
+       "with --lr-schedule step: the epochs after which the rate decays, e.g. 30,60,80")
+      ("lr-decay", po::value(&o.lr_schedule.decay)->default_value(o.lr_schedule.decay, "0.1"),
+       "with --lr-schedule step: the factor applied at each of --lr-steps")
+      ("warmup-epochs",
+       po::value(&o.lr_schedule.warmup_epochs)->default_value(o.lr_schedule.warmup_epochs),
+       "ramp the rate linearly from lr/(W x steps per epoch) to lr over the first W epochs, "
+       "then follow the schedule (Goyal et al. 2017)")
       ("seed", po::value(&o.seed)->default_value(o.seed),
        "seed of the weights, data order and dropout")
       ("input", po::value(&o.input)->default_value(o.input),
@@ -105,6 +116,10 @@ train::GivenSettings given_settings(const po::variables_map& values) {
   g.seed = given(values, "seed");
   g.micro_batch = given(values, "micro-batch");
   g.max_steps = given(values, "max-steps");
+  g.lr_schedule = given(values, "lr-schedule");
+  g.lr_steps = given(values, "lr-steps");
+  g.lr_decay = given(values, "lr-decay");
+  g.warmup_epochs = given(values, "warmup-epochs");
   return g;
 }
 
@@ -137,6 +152,9 @@ bool parse_options(int argc, char** argv, train::TrainerOptions& o) {
   o.lr = optional("lr");
   o.momentum = optional("momentum");
   o.weight_decay = optional("weight-decay");
+  if (values.count("lr-steps")) {
+    o.lr_schedule.steps = train::parse_lr_steps(values["lr-steps"].as<std::string>());
+  }
   o.given = given_settings(values);
   return true;  // the Trainer checks the values
 }

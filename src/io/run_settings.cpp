@@ -21,6 +21,10 @@ nlohmann::json run_settings_json(const RunSettings& settings) {
   if (settings.max_steps) extra["max_steps"] = *settings.max_steps;
   if (settings.micro_batch) extra["micro_batch"] = *settings.micro_batch;
   if (settings.data) extra["data"] = *settings.data;
+  if (settings.lr_schedule) extra["lr_schedule"] = *settings.lr_schedule;
+  if (settings.lr_steps) extra["lr_steps"] = *settings.lr_steps;
+  if (settings.lr_decay) extra["lr_decay"] = *settings.lr_decay;
+  if (settings.warmup_epochs) extra["warmup_epochs"] = *settings.warmup_epochs;
   return extra;
 }
 
@@ -34,6 +38,27 @@ RunSettings read_run_settings(const nlohmann::json& extra) {
   if (extra.contains("data") && extra["data"].is_string()) {
     settings.data = extra["data"].get<std::string>();
   }
+  if (extra.contains("lr_schedule") && extra["lr_schedule"].is_string()) {
+    settings.lr_schedule = extra["lr_schedule"].get<std::string>();
+  }
+  if (extra.contains("lr_steps") && extra["lr_steps"].is_array()) {
+    std::vector<int64_t> steps;
+    for (const nlohmann::json& step : extra["lr_steps"]) {
+      if (!step.is_number_integer() ||
+          (step.is_number_unsigned() && step.get<uint64_t>() > INT64_MAX) ||
+          step.get<int64_t>() < 1) {
+        steps.clear();
+        break;
+      }
+      steps.push_back(step.get<int64_t>());
+    }
+    if (steps.size() == extra["lr_steps"].size()) settings.lr_steps = steps;
+  }
+  if (extra.contains("lr_decay") && extra["lr_decay"].is_number()) {
+    const double decay = extra["lr_decay"].get<double>();
+    if (decay > 0) settings.lr_decay = decay;
+  }
+  settings.warmup_epochs = integer_at_least(extra, "warmup_epochs", 0);
   return settings;
 }
 

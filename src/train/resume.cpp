@@ -46,6 +46,13 @@ void adopt_checkpoint_options(TrainerOptions& o, const io::Checkpoint& ck) {
   if (saved.epochs && !o.given.epochs) o.epochs = *saved.epochs;
   if (saved.max_steps && !o.given.max_steps) o.max_steps = *saved.max_steps;
   if (saved.data && !o.given.data) o.data = *saved.data;
+  // The schedule continues where the checkpoint left it, unless this run says otherwise.
+  if (saved.lr_schedule && !o.given.lr_schedule) o.lr_schedule.kind = *saved.lr_schedule;
+  if (saved.lr_steps && !o.given.lr_steps) o.lr_schedule.steps = *saved.lr_steps;
+  if (saved.lr_decay && !o.given.lr_decay) o.lr_schedule.decay = *saved.lr_decay;
+  if (saved.warmup_epochs && !o.given.warmup_epochs) {
+    o.lr_schedule.warmup_epochs = *saved.warmup_epochs;
+  }
   // Micro-batches fix the arithmetic: another size still trains, but not bit for bit.
   if (saved.micro_batch && !o.given.micro_batch) o.micro_batch = *saved.micro_batch;
   if (saved.micro_batch && *saved.micro_batch != o.micro_batch && logging::rank() == 0) {
@@ -69,7 +76,12 @@ io::TrainerState run_state(const TrainerOptions& o, int world_size, int64_t step
   state.position_in_epoch = position_in_epoch;
   state.seed = static_cast<uint64_t>(o.seed);
   state.world_size = world_size;
-  state.extra = io::run_settings_json({o.batch_size, o.epochs, o.max_steps, o.micro_batch, o.data});
+  io::RunSettings settings{o.batch_size, o.epochs, o.max_steps, o.micro_batch, o.data};
+  settings.lr_schedule = o.lr_schedule.kind;
+  settings.lr_steps = o.lr_schedule.steps;
+  settings.lr_decay = o.lr_schedule.decay;
+  settings.warmup_epochs = o.lr_schedule.warmup_epochs;
+  state.extra = io::run_settings_json(settings);
   state.extra["loss"] = "cross_entropy";
   return state;
 }

@@ -4,12 +4,14 @@
 #include "lockstep/train/trainer.h"
 
 #include <memory>
+#include <sstream>
 #include <utility>
 
 #include "lockstep/base/error.h"
 #include "lockstep/base/logging.h"
 #include "lockstep/base/profiler.h"
 #include "lockstep/data/data_source.h"
+#include "lockstep/data/sampler.h"
 #include "lockstep/io/checkpoint_writer.h"
 #include "lockstep/nn/loss.h"
 #include "lockstep/parallel/profile_report.h"
@@ -95,6 +97,26 @@ int fit(const TrainerOptions& o, parallel::DataParallel& dp, const data::Dataset
   return boundary.exit_code();
 }
 
+// The steps of an epoch, which a schedule needs before the first step: rank 0 always holds the
+// training data, and tells the others its size (a collective, made only for a schedule).
+int64_t steps_per_epoch(const TrainerOptions& o, comm::Communicator& world,
+                        const data::Dataset& train) {
+  if (is_constant(o.lr_schedule)) return 1;
+  int64_t samples = world.rank() == 0 ? train.size() : 0;
+  world.broadcast(&samples, sizeof samples, 0);
+  LOCKSTEP_CHECK(samples > 0, "the training data set is empty");
+  return data::batches_per_epoch(samples, o.batch_size, false);
+}
+
+void describe_schedule(const LrSchedule& s, int64_t steps_per_epoch) {
+  if (is_constant(s)) return;
+  std::ostringstream decay;
+  if (s.kind == "step") decay << " (x" << s.decay << " at epochs " << lr_steps_text(s.steps) << ")";
+  logging::info("lr schedule %s%s, warm-up %lld epochs; %lld steps per epoch", s.kind.c_str(),
+                decay.str().c_str(), static_cast<long long>(s.warmup_epochs),
+                static_cast<long long>(steps_per_epoch));
+}
+
 // profile and trace: the per-step phase table on rank 0 (a collective) and the trace file.
 void report_profile(const TrainerOptions& o, comm::Communicator& world) {
   if (o.profile) {
@@ -127,6 +149,7 @@ int Trainer::run() {
   if (o.profile || !o.trace.empty()) profiler().enable(!o.trace.empty());
   const io::CheckpointTarget target{o.checkpoint, o.checkpoint_dir, o.keep_checkpoints};
   const std::optional<io::Checkpoint> checkpoint = find_resume_point(world_, options_, target);
+  validate_lr_schedule(o.lr_schedule, true);  // with the checkpoint's schedule adopted
   RunStart run = checkpoint ? resumed_run(o, *checkpoint) : fresh_run(o);
   const int rank = world_.rank();
   io::CheckpointWriter writer(world_, target, checkpoint ? checkpoint->path : "",
@@ -136,6 +159,9 @@ int Trainer::run() {
                               });
   const parallel::DataParallelOptions engine = engine_options(o);
   const data::TrainTestData data = load_data(o, engine, rank);
+  const int64_t epoch_steps = steps_per_epoch(o, world_, data.train);
+  run.optimizer = scheduled_optimizer(std::move(run.optimizer), o.lr_schedule, epoch_steps,
+                                      o.epochs, run.state.step);
   // DataParallel sets the deadline on the communicator it gets. A GPU's is made over the world
   // first, and NCCL's start-up waits for every rank, so the world needs it before; on the CPU
   // the world is the engine's communicator, and DataParallel's setting is the only one.
@@ -146,6 +172,7 @@ int Trainer::run() {
   dp.compile(std::make_unique<nn::CrossEntropyLoss>(), std::move(run.optimizer));
   dp.set_step(run.state.step);
   describe_run(o, world_.size(), device, dp, data, checkpoint);
+  describe_schedule(o.lr_schedule, epoch_steps);
   runtime::TrainingProgress progress({rank == 0, runtime::parse_progress_style(o.progress),
                                       o.epochs, o.log_every, o.metrics, checkpoint.has_value(),
                                       run.state.step, run.state.epoch});

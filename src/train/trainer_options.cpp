@@ -18,6 +18,8 @@ void validate_options(const TrainerOptions& o) {
   LOCKSTEP_CHECK(
       std::find(optimizers.begin(), optimizers.end(), o.optimizer) != optimizers.end(),
       "--optimizer must be " << optim::optimizer_names_text() << ", found '" << o.optimizer << "'");
+  // The combinations are checked once a resume has adopted the checkpoint's schedule.
+  validate_lr_schedule(o.lr_schedule, o.resume.empty());
   LOCKSTEP_CHECK(o.seed >= 0, "--seed must be at least 0, found " << o.seed);
   LOCKSTEP_CHECK(o.bucket_mb > 0 && o.bucket_mb <= 4096,
                  "--bucket-mb must be in (0, 4096], found " << o.bucket_mb);

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "lockstep/runtime/device_binding.h"
+#include "lockstep/train/lr_schedule.h"
 
 namespace lockstep::train {
 
@@ -29,6 +30,10 @@ struct GivenSettings {
   bool seed = false;
   bool micro_batch = false;
   bool max_steps = false;
+  bool lr_schedule = false;
+  bool lr_steps = false;
+  bool lr_decay = false;
+  bool warmup_epochs = false;
 };
 
 struct TrainerOptions {
@@ -40,6 +45,9 @@ struct TrainerOptions {
   // Unset: the optimizer's default (kDefaultSgdLr or kDefaultLr, kDefaultSgdMomentum for sgd)
   // or, on a resume, the checkpoint's value.
   std::optional<double> lr, momentum, weight_decay;
+  // The rate of each step: the base rate above, scheduled (--lr-schedule, --lr-steps,
+  // --lr-decay, --warmup-epochs).
+  LrSchedule lr_schedule;
   int64_t seed = 1;               // weights, data order and dropout
   std::string input = "scatter";  // parallel::parse_input_mode: scatter or sharded
   double bucket_mb = 25.0;        // gradient fusion bucket size in MiB
