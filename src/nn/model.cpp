@@ -117,12 +117,19 @@ Shape Model::output_shape() const {
   return nodes_.empty() ? input_shape_ : nodes_.back().output_shape;
 }
 
+std::optional<size_t> Model::first_unused_layer() const {
+  for (size_t i = 0; i + 1 < nodes_.size(); ++i) {
+    if (nodes_[i].consumers == 0) return i;
+  }
+  return std::nullopt;
+}
+
 // A layer whose output nothing uses would never run backward, and its grads would keep the
 // last step's values: a model has one output, the last layer's.
 void Model::check_complete() const {
-  for (size_t i = 0; i + 1 < nodes_.size(); ++i) {
-    LOCKSTEP_CHECK(nodes_[i].consumers > 0,
-                   "Model '" << name_ << "': the output of layer " << i << " (\"" << nodes_[i].name
+  if (const std::optional<size_t> unused = first_unused_layer()) {
+    const size_t i = *unused;
+    LOCKSTEP_THROW("Model '" << name_ << "': the output of layer " << i << " (\"" << nodes_[i].name
                              << "\", " << nodes_[i].layer->type()
                              << ") feeds no later layer; every layer but the last must");
   }

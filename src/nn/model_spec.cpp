@@ -285,16 +285,10 @@ std::unique_ptr<Model> build_model(const nlohmann::json& spec, uint64_t seed) {
     add_layer(*model, layers[index], index, seed);
   }
   // Every layer but the last must feed another: a model has one output.
-  for (size_t index = 0; index + 1 < model->size(); ++index) {
-    bool used = false;
-    for (size_t later = index + 1; later < model->size() && !used; ++later) {
-      for (const std::string& input : model->layer_inputs(later)) {
-        used = used || input == model->layer_name(index);
-      }
-    }
-    LOCKSTEP_CHECK(used, "model spec: layers[" << index << "] (" << model->layer(index).type()
-                                               << "): its output feeds no later layer; every "
-                                                  "layer but the last must (the model's output)");
+  if (const std::optional<size_t> unused = model->first_unused_layer()) {
+    LOCKSTEP_THROW("model spec: layers[" << *unused << "] (" << model->layer(*unused).type()
+                                         << "): its output feeds no later layer; every layer but "
+                                            "the last must (the model's output)");
   }
   return model;
 }

@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -64,6 +65,9 @@ class Model {
   const std::string& layer_name(size_t index) const { return nodes_.at(index).name; }
   // The names of what feeds layer `index`: layer names or kInput.
   std::vector<std::string> layer_inputs(size_t index) const;
+  // The first layer other than the last whose output feeds no later layer (such a model
+  // refuses to run: that layer would never run backward), or none.
+  std::optional<size_t> first_unused_layer() const;
 
   // The model spec that build_model turns back into this architecture. A chain of unnamed
   // layers gives entries without "name" and "inputs", as a spec of a chain is written.

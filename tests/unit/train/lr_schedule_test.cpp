@@ -144,7 +144,7 @@ TEST(LrScheduleTest, ScheduledOptimizerTakesEachStepAtTheScheduledRate) {
 // Property: bad schedule options are refused when the Trainer is made, naming the flag and the
 // value; "1,,2" and other non-lists are refused when --lr-steps is read.
 TEST_F(LrScheduleRunTest, BadScheduleOptionsAreRefusedNamingTheOptionAndValue) {
-  const std::vector<std::pair<std::function<void(TrainerOptions&)>, std::string>> cases = {
+  const SpoiledOptions cases = {
       {[](TrainerOptions& o) { o.lr_schedule.kind = "linear"; },
        "--lr-schedule must be constant, step or cosine, found 'linear'"},
       {[](TrainerOptions& o) {
@@ -164,17 +164,7 @@ TEST_F(LrScheduleRunTest, BadScheduleOptionsAreRefusedNamingTheOptionAndValue) {
       {[](TrainerOptions& o) { o.lr_schedule = schedule("cosine", {2}); },
        "--lr-steps applies to --lr-schedule step only, the schedule is cosine"},
   };
-  for (const auto& [spoil, message] : cases) {
-    SCOPED_TRACE(message);
-    TrainerOptions o = options(dir_ / "run");
-    spoil(o);
-    try {
-      Trainer trainer(*world_, runtime::ProcessInfo{}, o);
-      ADD_FAILURE() << "no error";
-    } catch (const Error& e) {
-      EXPECT_NE(e.message().find(message), std::string::npos) << e.message();
-    }
-  }
+  expect_each_refused(cases);
   for (const std::string text : {"1,,2", "1,", "x", "2,3.5", ",1"}) {
     SCOPED_TRACE(text);
     try {

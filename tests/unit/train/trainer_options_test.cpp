@@ -17,7 +17,7 @@ using TrainerOptionsTest = TrainerTest;
 // Property: every check of the train program holds for the library too: a Trainer with a bad
 // option throws lockstep::Error with the message the program prints.
 TEST_F(TrainerOptionsTest, BadValuesAreRefusedNamingTheOptionAndValue) {
-  const std::vector<std::pair<std::function<void(TrainerOptions&)>, std::string>> cases = {
+  const SpoiledOptions cases = {
       {[](TrainerOptions& o) { o.epochs = 0; }, "--epochs must be at least 1, found 0"},
       {[](TrainerOptions& o) { o.batch_size = -3; }, "--batch-size must be at least 1, found -3"},
       {[](TrainerOptions& o) { o.optimizer = "adagrad"; },
@@ -40,17 +40,7 @@ TEST_F(TrainerOptionsTest, BadValuesAreRefusedNamingTheOptionAndValue) {
       {[](TrainerOptions& o) { o.input = "broadcast"; }, "broadcast"},
       {[](TrainerOptions& o) { o.progress = "dots"; }, "dots"},
   };
-  for (const auto& [spoil, message] : cases) {
-    SCOPED_TRACE(message);
-    TrainerOptions o = options(dir_ / "run");
-    spoil(o);
-    try {
-      Trainer trainer(*world_, runtime::ProcessInfo{}, o);
-      ADD_FAILURE() << "no error";
-    } catch (const Error& e) {
-      EXPECT_NE(e.message().find(message), std::string::npos) << e.message();
-    }
-  }
+  expect_each_refused(cases);
 }
 
 // Property: every optimizer make_optimizer knows is accepted, and the list is the one the

@@ -6,10 +6,13 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "lockstep/base/error.h"
 #include "lockstep/comm/communicator.h"
 #include "lockstep/io/checkpoint.h"
 #include "lockstep/io/checkpoint_dir.h"
@@ -66,6 +69,23 @@ class TrainerTest : public ::testing::Test {
     }
     ::testing::AssertionResult same = same_tensors(x.parameters, y.parameters);
     return same ? same_tensors(x.optimizer_state, y.optimizer_state) : same;
+  }
+
+  // Each case spoils the default options; the Trainer must refuse them with a message
+  // containing the case's text.
+  using SpoiledOptions = std::vector<std::pair<std::function<void(TrainerOptions&)>, std::string>>;
+  void expect_each_refused(const SpoiledOptions& cases) {
+    for (const auto& [spoil, message] : cases) {
+      SCOPED_TRACE(message);
+      TrainerOptions o = options(dir_ / "run");
+      spoil(o);
+      try {
+        Trainer trainer(*world_, runtime::ProcessInfo{}, o);
+        ADD_FAILURE() << "no error";
+      } catch (const Error& e) {
+        EXPECT_NE(e.message().find(message), std::string::npos) << e.message();
+      }
+    }
   }
 
   lockstep::testing::TempDir dir_;
