@@ -30,7 +30,10 @@ po::options_description describe(train::TrainerOptions& o) {
       ("config", po::value<std::string>(),
        "INI file with these options (name = value); the command line wins")
       ("model", po::value(&o.model)->default_value(o.model),
-       "mlp, cnn, or the path of a model spec .json")
+       "mlp, cnn, resnet20, xception, or the path of a model spec .json")
+      ("batch-norm", po::value(&o.batch_norm),
+       "the statistics of every BatchNorm layer: sync (the whole global batch, gathered from "
+       "every rank) or ghost (each micro-batch its own); the spec's mode (sync) when not given")
       ("data", po::value(&o.data)->default_value(o.data),
        "fashion-mnist[:DIR], synthetic:N, npy:X.npy,Y.npy, or a folder of IDX or .npy files")
       ("epochs", po::value(&o.epochs)->default_value(o.epochs),
@@ -55,6 +58,18 @@ po::options_description describe(train::TrainerOptions& o) {
        "then follow the schedule (Goyal et al. 2017)")
       ("seed", po::value(&o.seed)->default_value(o.seed),
        "seed of the weights, data order and dropout")
+      ("augment", po::value(&o.augment)->default_value(o.augment),
+       "transforms of every training image, keyed by (seed, epoch, sample): crop (shift by up "
+       "to 2 pixels each way, zeros filling), flip (mirror half of them left to right), both "
+       "(crop,flip) or none; a resume keeps it unless given here")
+      ("validate-every", po::value(&o.validate_every)->default_value(o.validate_every),
+       "evaluate after every Nth epoch, on the test split or --validation-split (0: never)")
+      ("validation-split", po::value(&o.validation_split),
+       "validate on the last fraction F (0 < F < 1) of the training samples instead, which "
+       "training then leaves out; a resume keeps it unless given here (none)")
+      ("best-checkpoint", po::value(&o.best_checkpoint),
+       "keep a copy of the checkpoint with the best validation accuracy so far in this file, "
+       "written by rank 0 after each validation that improves on it (none)")
       ("input", po::value(&o.input)->default_value(o.input),
        "scatter (rank 0 reads the data) or sharded (every rank does)")
       ("bucket-mb", po::value(&o.bucket_mb)->default_value(o.bucket_mb),
@@ -120,6 +135,9 @@ train::GivenSettings given_settings(const po::variables_map& values) {
   g.lr_steps = given(values, "lr-steps");
   g.lr_decay = given(values, "lr-decay");
   g.warmup_epochs = given(values, "warmup-epochs");
+  g.augment = given(values, "augment");
+  g.validate_every = given(values, "validate-every");
+  g.validation_split = given(values, "validation-split");
   return g;
 }
 

@@ -154,11 +154,10 @@ enum Method { kLockstep, kRaw, kLockstepExact, kMethods };
 constexpr std::array<const char*, kMethods> kMethodNames = {"lockstep", "raw_mpi",
                                                             "lockstep_exact"};
 
-// A step's reduction without its backward pass, so every bucket starts at finish. No
-// begin_step: clearing the exact reducer's sums belongs to a step's start, not to its
-// reduction, and with zero grads (see check_sums) the sums stay zero without it.
+// A step's reduction without its backward pass, so every bucket starts at finish. begin_step
+// also clears the exact reducer's sums: a fill, part of every step.
 void reduce(parallel::GradientReducer& reducer) {
-  reducer.begin_last_pass();
+  reducer.begin_step(1);
   reducer.finish();
 }
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # compare.sh: Lockstep against PyTorch on this machine's CPUs, in one command. Builds the
-# benchmarks when needed, then for mlp and cnn runs, pair after pair, each of
+# benchmarks when needed, then for mlp, cnn and resnet20 runs, pair after pair, each of
 #   Lockstep 1 rank | PyTorch 1 process 1 thread | Lockstep 2 ranks (mpirun) |
 #   PyTorch DDP 2 ranks | PyTorch 1 process 2 threads
 # so that Lockstep and PyTorch alternate and drifting machine load falls on both; then
@@ -72,11 +72,11 @@ done
 # ---- steps --------------------------------------------------------------------------------------
 # About 5 s per run on 2 idle cores, and 6 minutes for a full run of 3 pairs (up to 15 when
 # other work shares the machine).
-declare -A steps=([mlp]=1000 [cnn]=200) warmup=([mlp]=50 [cnn]=10)
+declare -A steps=([mlp]=1000 [cnn]=200 [resnet20]=20) warmup=([mlp]=50 [cnn]=10 [resnet20]=3)
 allreduce_args=(--iterations 100 --warmup 10)
 if [[ "$quick" -eq 1 ]]; then
   pairs=1
-  steps=([mlp]=100 [cnn]=20) warmup=([mlp]=10 [cnn]=3)
+  steps=([mlp]=100 [cnn]=20 [resnet20]=3) warmup=([mlp]=10 [cnn]=3 [resnet20]=1)
   allreduce_args=(--iterations 10 --warmup 2 --max-bytes $((16 << 20)))
 fi
 
@@ -120,7 +120,7 @@ run_config() {
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 began=$SECONDS
 echo "compare.sh: $pairs pair(s) per configuration, data $data, results in $out (load $load_start)"
-for model in mlp cnn; do
+for model in mlp cnn resnet20; do
   for pair in $(seq 1 "$pairs"); do
     for config in lockstep-1 pytorch-1x1 lockstep-2 pytorch-ddp-2 pytorch-1x2; do
       run_config "$model" "$config" "$pair"
@@ -137,8 +137,8 @@ if [[ -n "$(git -C "$repo" status --porcelain 2>/dev/null)" ]]; then commit="$co
 "$python" - "$out/meta.json" <<EOF
 import json, sys
 json.dump({"command": "bench/compare.sh $given_args", "pairs": $pairs, "quick": bool($quick),
-           "data": "$data", "steps": {"mlp": ${steps[mlp]}, "cnn": ${steps[cnn]}},
-           "warmup": {"mlp": ${warmup[mlp]}, "cnn": ${warmup[cnn]}},
+           "data": "$data", "steps": {"mlp": ${steps[mlp]}, "cnn": ${steps[cnn]}, "resnet20": ${steps[resnet20]}},
+           "warmup": {"mlp": ${warmup[mlp]}, "cnn": ${warmup[cnn]}, "resnet20": ${warmup[resnet20]}},
            "mpirun": "mpirun ${mpirun_flags[*]}", "build_dir": "$build_dir",
            "commit": "$commit", "seconds": $((SECONDS - began)),
            "load_start": "$load_start", "load_end": "$load_end"}, open(sys.argv[1], "w"), indent=2)

@@ -23,7 +23,7 @@ CONFIGS = [
     ("pytorch-1x2", "PyTorch, 1 process, 2 threads"),
     ("pytorch-ddp-2", "PyTorch DDP (gloo), 2 ranks, 1 thread each"),
 ]
-MODELS = ["mlp", "cnn"]
+MODELS = ["mlp", "cnn", "resnet20"]
 ALLREDUCE_TARGET_FROM_BYTES = 64 << 10
 
 # (model, name, numerator, denominator, factor, target or None). A ratio is
@@ -42,6 +42,12 @@ RATIOS = [
      0.90),
     ("cnn", "PyTorch DDP scaling efficiency, 2 ranks / (2 x 1 process 1 thread)",
      "pytorch-ddp-2", "pytorch-1x1", 2, None),
+    ("resnet20", "Lockstep 2 ranks / PyTorch DDP 2 ranks", "lockstep-2", "pytorch-ddp-2", 1,
+     None),
+    ("resnet20", "Lockstep 2 ranks / PyTorch 1 process 2 threads", "lockstep-2", "pytorch-1x2",
+     1, None),
+    ("resnet20", "Lockstep scaling efficiency, 2 ranks / (2 x 1 rank)", "lockstep-2",
+     "lockstep-1", 2, None),
 ]
 
 

@@ -4,6 +4,7 @@
 // nothing is evaluated; step times come from a StepCallback on rank 0 (every step ends in
 // a collective, so the ranks finish each step together).
 //   mpirun -np 2 bench_train_throughput --model cnn --json cnn-2.json
+#include <algorithm>
 #include <boost/program_options.hpp>
 #include <chrono>
 #include <cstdio>
@@ -51,11 +52,16 @@ struct Options {
 };
 
 // Enough steps for a stable median in about 10 s on one core.
-int64_t default_steps(const std::string& model) { return model == "cnn" ? 60 : 200; }
+int64_t default_steps(const std::string& model) {
+  if (model == "mlp") return 200;
+  if (model == "cnn") return 60;
+  return 8;  // resnet20, xception: about a second a step at batch 256
+}
 
 void validate(Options& o) {
-  LOCKSTEP_CHECK(o.model == "mlp" || o.model == "cnn",
-                 "--model must be mlp or cnn, found '" << o.model << "'");
+  const std::vector<std::string>& models = nn::builtin_model_names();
+  LOCKSTEP_CHECK(std::find(models.begin(), models.end(), o.model) != models.end(),
+                 "--model must be mlp, cnn, resnet20 or xception, found '" << o.model << "'");
   LOCKSTEP_CHECK(o.device == "cpu" || o.device == "cuda",
                  "--device must be cpu or cuda, found '" << o.device << "'");
   LOCKSTEP_CHECK(o.batch_size >= 1, "--batch-size must be at least 1, found " << o.batch_size);
@@ -75,7 +81,7 @@ bool parse_options(int argc, char** argv, Options& o) {
   // clang-format off
   desc.add_options()
       ("help,h", "show this help and exit")
-      ("model", po::value(&o.model)->default_value(o.model), "mlp or cnn")
+      ("model", po::value(&o.model)->default_value(o.model), "mlp, cnn, resnet20 or xception")
       ("data", po::value(&o.data)->default_value(o.data),
        "fashion-mnist[:DIR], synthetic (random images of Fashion-MNIST's shape) or any "
        "train --data source")
@@ -83,7 +89,7 @@ bool parse_options(int argc, char** argv, Options& o) {
       ("batch-size", po::value(&o.batch_size)->default_value(o.batch_size),
        "global batch, split across ranks")
       ("steps", po::value(&o.steps)->default_value(o.steps),
-       "timed steps (0: 200 for mlp, 60 for cnn)")
+       "timed steps (0: 200 for mlp, 60 for cnn, 8 for resnet20 and xception)")
       ("warmup", po::value(&o.warmup)->default_value(o.warmup), "untimed steps before them")
       ("micro-batch", po::value(&o.micro_batch)->default_value(o.micro_batch),
        "rows per micro-batch (0: off)")

@@ -22,21 +22,22 @@ import statistics
 import sys
 import time
 
-DEFAULT_STEPS = {"mlp": 200, "cnn": 60}
+DEFAULT_STEPS = {"mlp": 200, "cnn": 60, "resnet20": 8}
 FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
 SYNTHETIC_SAMPLES = 60000
 
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", choices=["mlp", "cnn"], default="mlp")
+    parser.add_argument("--model", choices=["mlp", "cnn", "resnet20"], default="mlp")
     parser.add_argument("--data", default="fashion-mnist",
                         help="fashion-mnist, fashion-mnist:DIR or synthetic")
     parser.add_argument("--batch-size", type=int, default=256, help="global batch")
     parser.add_argument("--ranks", type=int, default=1, help="processes (DDP over gloo if > 1)")
     parser.add_argument("--threads", type=int, default=1, help="threads per process")
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
-    parser.add_argument("--steps", type=int, default=0, help="timed steps (0: 200 mlp, 60 cnn)")
+    parser.add_argument("--steps", type=int, default=0,
+                        help="timed steps (0: 200 mlp, 60 cnn, 8 resnet20)")
     parser.add_argument("--warmup", type=int, default=20, help="untimed steps before them")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", help="write the results to this JSON file")
@@ -111,8 +112,43 @@ def load_train_split(data, seed):
 
 # ---- models: Lockstep's src/nn/model_spec.cpp builtin_spec, layer for layer -----------------
 
+def resnet20():
+    """Lockstep's built-in resnet20 (docs/models.md), layer for layer: a 3x3 stem of 16
+    channels, three stages of three basic blocks of 16, 32 and 64 channels, stride-2 1x1
+    convolution shortcuts with BatchNorm where a stage halves the size, global average pooling,
+    Dense 10; convolutions without bias."""
+    from torch import nn
+
+    def conv_bn(inputs, outputs, kernel, stride, padding):
+        return [nn.Conv2d(inputs, outputs, kernel, stride, padding, bias=False),
+                nn.BatchNorm2d(outputs)]
+
+    class Block(nn.Module):
+        def __init__(self, inputs, outputs, stride):
+            super().__init__()
+            self.main = nn.Sequential(*conv_bn(inputs, outputs, 3, stride, 1), nn.ReLU(),
+                                      *conv_bn(outputs, outputs, 3, 1, 1))
+            self.shortcut = (nn.Sequential(*conv_bn(inputs, outputs, 1, stride, 0))
+                             if stride != 1 else nn.Identity())
+
+        def forward(self, x):
+            return nn.functional.relu(self.shortcut(x) + self.main(x))
+
+    layers = [*conv_bn(1, 16, 3, 1, 1), nn.ReLU()]
+    channels = 16
+    for stage in range(3):
+        for block in range(3):
+            outputs = 16 << stage
+            layers.append(Block(channels, outputs, 2 if stage > 0 and block == 0 else 1))
+            channels = outputs
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 10)]
+    return nn.Sequential(*layers)
+
+
 def build_model(name):
     from torch import nn
+    if name == "resnet20":
+        return resnet20()
     if name == "mlp":
         return nn.Sequential(nn.Flatten(), nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 256),
                              nn.ReLU(), nn.Linear(256, 10))

@@ -105,4 +105,10 @@ void check_layer_norm_eps(float eps) {
                  "layer_norm_forward: eps must be a positive finite number, found " << eps);
 }
 
+void check_batch_norm(int64_t batch, int64_t channels, int64_t spatial, const char* what) {
+  LOCKSTEP_CHECK(batch >= 0 && channels > 0 && spatial > 0,
+                 what << ": needs batch >= 0, channels > 0 and spatial > 0, found batch " << batch
+                      << ", channels " << channels << " and spatial " << spatial);
+}
+
 }  // namespace lockstep::backend

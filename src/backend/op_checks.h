@@ -50,4 +50,7 @@ void check_layer_norm(int64_t rows, int64_t cols, const float* weight, const flo
 // eps must be a positive finite number.
 void check_layer_norm_eps(float eps);
 
+// Throws unless batch >= 0, channels > 0 and spatial > 0 (`what` names the op).
+void check_batch_norm(int64_t batch, int64_t channels, int64_t spatial, const char* what);
+
 }  // namespace lockstep::backend

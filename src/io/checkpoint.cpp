@@ -11,6 +11,7 @@
 
 #include "io/checkpoint_checksum.h"
 #include "lockstep/base/error.h"
+#include "lockstep/io/model_weights.h"
 #include "lockstep/io/safetensors.h"
 
 namespace lockstep::io {
@@ -119,21 +120,21 @@ std::string listing(const std::vector<std::string>& items) {
   return text;
 }
 
-// Every way the checkpoint's parameters do not fit `parameters`, grouped by kind.
+// Every way the checkpoint's parameters (and buffers) do not fit the model's, grouped by kind.
 std::vector<std::string> parameter_mismatches(const Checkpoint& checkpoint,
-                                              const std::vector<nn::Parameter*>& parameters) {
+                                              const NamedTensors& model_tensors) {
   std::map<std::string, const Tensor*> stored;
   for (const NamedTensor& named : checkpoint.parameters) stored[named.name] = &named.tensor;
   std::vector<std::string> missing, misshapen, extra;
-  for (const nn::Parameter* parameter : parameters) {
-    const auto found = stored.find(parameter->name);
-    const std::string model_shape = to_string(parameter->value.shape());
+  for (const NamedTensor& wanted : model_tensors) {
+    const auto found = stored.find(wanted.name);
+    const std::string model_shape = to_string(wanted.tensor.shape());
     if (found == stored.end()) {
-      missing.push_back("'" + parameter->name + "' " + model_shape);
+      missing.push_back("'" + wanted.name + "' " + model_shape);
       continue;
     }
-    if (found->second->shape() != parameter->value.shape()) {
-      misshapen.push_back("'" + parameter->name + "' is " + to_string(found->second->shape()) +
+    if (found->second->shape() != wanted.tensor.shape()) {
+      misshapen.push_back("'" + wanted.name + "' is " + to_string(found->second->shape()) +
                           " in the checkpoint, " + model_shape + " in the model");
     }
     stored.erase(found);
@@ -176,12 +177,12 @@ void save_checkpoint(const std::filesystem::path& path, nn::Model& model,
                      const std::function<void()>& before_rename) {
   const std::string prefix = kOptimizerStatePrefix;
   NamedTensors tensors;
-  for (const nn::Parameter* parameter : model.parameters()) {
-    LOCKSTEP_CHECK(!parameter->name.starts_with(prefix),
-                   "checkpoint '" << path.string() << "': parameter name '" << parameter->name
+  for (const NamedTensor& named : model_tensors(model)) {
+    LOCKSTEP_CHECK(!named.name.starts_with(prefix),
+                   "checkpoint '" << path.string() << "': parameter name '" << named.name
                                   << "' clashes with the optimizer state prefix '" << prefix
                                   << "'");
-    tensors.push_back({parameter->name, parameter->value});
+    tensors.push_back(named);
   }
   for (const NamedTensor& named : optimizer.state()) {
     tensors.push_back({prefix + named.name, named.tensor});
@@ -244,7 +245,8 @@ void restore_checkpoint(const Checkpoint& checkpoint, nn::Model& model,
                         optim::Optimizer& optimizer) {
   const std::string source = checkpoint.path.string();
   const std::vector<nn::Parameter*> parameters = model.parameters();
-  std::vector<std::string> problems = parameter_mismatches(checkpoint, parameters);
+  NamedTensors targets = model_tensors(model);
+  std::vector<std::string> problems = parameter_mismatches(checkpoint, targets);
   const nlohmann::json spec = model.spec();
   if (checkpoint.model_spec != spec) {
     problems.push_back(describe_spec_difference(checkpoint.model_spec, spec));
@@ -263,8 +265,7 @@ void restore_checkpoint(const Checkpoint& checkpoint, nn::Model& model,
   }
   std::map<std::string, const Tensor*> stored;
   for (const NamedTensor& named : checkpoint.parameters) stored[named.name] = &named.tensor;
-  for (nn::Parameter* parameter : parameters)
-    parameter->value.copy_from(*stored.at(parameter->name));
+  for (NamedTensor& target : targets) target.tensor.copy_from(*stored.at(target.name));
 }
 
 LoadedRun load_run(const std::filesystem::path& path) {

@@ -7,28 +7,27 @@
 #include <vector>
 
 #include "lockstep/base/error.h"
+#include "lockstep/io/model_weights.h"
 
 namespace lockstep::io {
 
 namespace {
 
-// The first few ways `checkpoint`'s parameters differ from `parameters`.
-std::string parameter_problems(const Checkpoint& checkpoint,
-                               const std::vector<nn::Parameter*>& parameters) {
+// The first few ways `checkpoint`'s parameters (and buffers) differ from the model's.
+std::string parameter_problems(const Checkpoint& checkpoint, const NamedTensors& model_tensors) {
   std::map<std::string, const Tensor*> stored;
   for (const NamedTensor& named : checkpoint.parameters) stored[named.name] = &named.tensor;
   std::vector<std::string> problems;
-  for (const nn::Parameter* parameter : parameters) {
-    const auto found = stored.find(parameter->name);
+  for (const NamedTensor& wanted : model_tensors) {
+    const auto found = stored.find(wanted.name);
     if (found == stored.end()) {
-      problems.push_back("parameter '" + parameter->name + "' " +
-                         to_string(parameter->value.shape()) + " is missing");
+      problems.push_back("parameter '" + wanted.name + "' " + to_string(wanted.tensor.shape()) +
+                         " is missing");
       continue;
     }
-    if (found->second->shape() != parameter->value.shape()) {
-      problems.push_back("parameter '" + parameter->name + "' is " +
-                         to_string(found->second->shape()) + ", the model expects " +
-                         to_string(parameter->value.shape()));
+    if (found->second->shape() != wanted.tensor.shape()) {
+      problems.push_back("parameter '" + wanted.name + "' is " + to_string(found->second->shape()) +
+                         ", the model expects " + to_string(wanted.tensor.shape()));
     }
     stored.erase(found);
   }
@@ -51,15 +50,13 @@ void load_weights(const Checkpoint& checkpoint, nn::Model& model) {
                  "checkpoint '" << source << "' was saved from model '"
                                 << checkpoint.model_spec.value("name", std::string("?"))
                                 << "' with another spec than model '" << model.name() << "'");
-  const std::vector<nn::Parameter*> parameters = model.parameters();
-  const std::string problems = parameter_problems(checkpoint, parameters);
+  NamedTensors targets = model_tensors(model);
+  const std::string problems = parameter_problems(checkpoint, targets);
   LOCKSTEP_CHECK(problems.empty(), "checkpoint '" << source << "' does not fit model '"
                                                   << model.name() << "': " << problems);
   std::map<std::string, const Tensor*> stored;
   for (const NamedTensor& named : checkpoint.parameters) stored[named.name] = &named.tensor;
-  for (nn::Parameter* parameter : parameters) {
-    parameter->value.copy_from(*stored.at(parameter->name));
-  }
+  for (NamedTensor& target : targets) target.tensor.copy_from(*stored.at(target.name));
 }
 
 std::unique_ptr<nn::Model> load_model(const Checkpoint& checkpoint) {

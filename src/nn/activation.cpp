@@ -39,21 +39,21 @@ std::string ActivationLayer::type() const {
 
 nlohmann::json ActivationLayer::config() const { return {{"type", type()}}; }
 
-Tensor ActivationLayer::forward(const Tensor& x, const ForwardContext& /*context*/) {
+Tensor ActivationLayer::forward(const Tensor& x, const ForwardContext& context) {
   Tensor y = Tensor::empty(x.shape(), x.device());
   backend::backend_for(x.device()).activation_forward(kind_, x.data(), y.data(), x.numel());
-  input_ = x;
-  output_ = y;
+  saved_.push(context, {x, y});
   return y;
 }
 
 Tensor ActivationLayer::backward(const Tensor& dy) {
   const std::string name = type();
-  LOCKSTEP_CHECK(input_.defined(), name << ": backward called before forward");
-  detail::check_gradient(name.c_str(), dy, output_.shape(), output_.device());
+  const Saved saved = saved_.pop(name);
+  detail::check_gradient(name.c_str(), dy, saved.output.shape(), saved.output.device());
   Tensor dx = Tensor::empty(dy.shape(), dy.device());
   backend::backend_for(dy.device())
-      .activation_backward(kind_, input_.data(), output_.data(), dy.data(), dx.data(), dy.numel());
+      .activation_backward(kind_, saved.input.data(), saved.output.data(), dy.data(), dx.data(),
+                           dy.numel());
   return dx;
 }
 

@@ -48,7 +48,7 @@ Shape Conv2D::output_shape(const Shape& input_shape) const {
   return {filters_, out_h, out_w};
 }
 
-Tensor Conv2D::forward(const Tensor& x, const ForwardContext& /*context*/) {
+Tensor Conv2D::forward(const Tensor& x, const ForwardContext& context) {
   detail::check_image_batch("Conv2D", x, in_channels_);
   detail::check_parameter_device("Conv2D", "weight", weight_.value, x);
   const Shape out = output_shape(detail::per_sample(x.shape()));
@@ -57,20 +57,20 @@ Tensor Conv2D::forward(const Tensor& x, const ForwardContext& /*context*/) {
   backend::backend_for(x.device())
       .conv2d_forward(x.data(), x.size(0), g, filters_, weight_.value.data(),
                       use_bias_ ? bias_.value.data() : nullptr, y.data());
-  input_ = x;
+  inputs_.push(context, x);
   return y;
 }
 
 Tensor Conv2D::backward(const Tensor& dy) {
-  LOCKSTEP_CHECK(input_.defined(), "Conv2D: backward called before forward");
-  const Shape image = detail::per_sample(input_.shape());
+  const Tensor input = inputs_.pop("Conv2D");
+  const Shape image = detail::per_sample(input.shape());
   const Shape out = output_shape(image);
-  const int64_t batch = input_.size(0);
-  detail::check_gradient("Conv2D", dy, detail::with_batch(batch, out), input_.device());
+  const int64_t batch = input.size(0);
+  detail::check_gradient("Conv2D", dy, detail::with_batch(batch, out), input.device());
   const backend::ConvGeometry g = window_.geometry(image);
   backend::Backend& be = backend::backend_for(dy.device());
-  Tensor dx = Tensor::empty(input_.shape(), dy.device());
-  be.conv2d_backward(input_.data(), dy.data(), batch, g, filters_, weight_.value.data(),
+  Tensor dx = Tensor::empty(input.shape(), dy.device());
+  be.conv2d_backward(input.data(), dy.data(), batch, g, filters_, weight_.value.data(),
                      weight_.grad.data(), dx.data());
   if (use_bias_) {
     be.bias_grad_channels(dy.data(), bias_.grad.data(), batch, filters_, out[1] * out[2]);

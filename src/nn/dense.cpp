@@ -38,7 +38,7 @@ Shape Dense::output_shape(const Shape& input_shape) const {
   return {units_};
 }
 
-Tensor Dense::forward(const Tensor& x, const ForwardContext& /*context*/) {
+Tensor Dense::forward(const Tensor& x, const ForwardContext& context) {
   LOCKSTEP_CHECK(x.dim() == 2 && x.size(1) == in_features_,
                  "Dense: input has shape " << to_string(x.shape()) << ", expected "
                                            << detail::batched({in_features_}));
@@ -50,17 +50,17 @@ Tensor Dense::forward(const Tensor& x, const ForwardContext& /*context*/) {
   be.gemm(false, true, batch, units_, in_features_, 1.0f, x.data(), in_features_,
           weight_.value.data(), in_features_, 0.0f, y.data(), units_);
   if (use_bias_) be.add_bias_rows(y.data(), bias_.value.data(), batch, units_);
-  input_ = x;
+  inputs_.push(context, x);
   return y;
 }
 
 Tensor Dense::backward(const Tensor& dy) {
-  LOCKSTEP_CHECK(input_.defined(), "Dense: backward called before forward");
-  const int64_t batch = input_.size(0);
-  detail::check_gradient("Dense", dy, {batch, units_}, input_.device());
+  const Tensor input = inputs_.pop("Dense");
+  const int64_t batch = input.size(0);
+  detail::check_gradient("Dense", dy, {batch, units_}, input.device());
   backend::Backend& be = backend::backend_for(dy.device());
   // dW [units, in] = dy^T [units, batch] * x [batch, in]; overwrites (beta 0) in place.
-  be.gemm(true, false, units_, in_features_, batch, 1.0f, dy.data(), units_, input_.data(),
+  be.gemm(true, false, units_, in_features_, batch, 1.0f, dy.data(), units_, input.data(),
           in_features_, 0.0f, weight_.grad.data(), in_features_);
   if (use_bias_) be.bias_grad_rows(dy.data(), bias_.grad.data(), batch, units_);
   // dx [batch, in] = dy [batch, units] * W [units, in]

@@ -52,7 +52,7 @@ Shape DepthwiseConv2D::output_shape(const Shape& input_shape) const {
   return {out_channels(), out_h, out_w};
 }
 
-Tensor DepthwiseConv2D::forward(const Tensor& x, const ForwardContext& /*context*/) {
+Tensor DepthwiseConv2D::forward(const Tensor& x, const ForwardContext& context) {
   detail::check_image_batch("DepthwiseConv2D", x, in_channels_);
   detail::check_parameter_device("DepthwiseConv2D", "weight", weight_.value, x);
   const Shape image = detail::per_sample(x.shape());
@@ -62,19 +62,19 @@ Tensor DepthwiseConv2D::forward(const Tensor& x, const ForwardContext& /*context
       .depthwise_conv2d_forward(x.data(), x.size(0), window_.geometry(image), depth_multiplier_,
                                 weight_.value.data(), use_bias_ ? bias_.value.data() : nullptr,
                                 y.data());
-  input_ = x;
+  inputs_.push(context, x);
   return y;
 }
 
 Tensor DepthwiseConv2D::backward(const Tensor& dy) {
-  LOCKSTEP_CHECK(input_.defined(), "DepthwiseConv2D: backward called before forward");
-  const Shape image = detail::per_sample(input_.shape());
+  const Tensor input = inputs_.pop("DepthwiseConv2D");
+  const Shape image = detail::per_sample(input.shape());
   const Shape out = output_shape(image);
-  const int64_t batch = input_.size(0);
-  detail::check_gradient("DepthwiseConv2D", dy, detail::with_batch(batch, out), input_.device());
+  const int64_t batch = input.size(0);
+  detail::check_gradient("DepthwiseConv2D", dy, detail::with_batch(batch, out), input.device());
   backend::Backend& be = backend::backend_for(dy.device());
-  Tensor dx = Tensor::empty(input_.shape(), dy.device());
-  be.depthwise_conv2d_backward(input_.data(), dy.data(), batch, window_.geometry(image),
+  Tensor dx = Tensor::empty(input.shape(), dy.device());
+  be.depthwise_conv2d_backward(input.data(), dy.data(), batch, window_.geometry(image),
                                depth_multiplier_, weight_.value.data(), weight_.grad.data(),
                                dx.data());
   if (use_bias_) {

@@ -13,23 +13,22 @@ Shape Flatten::output_shape(const Shape& input_shape) const {
   return {shape_numel(input_shape)};
 }
 
-Tensor Flatten::forward(const Tensor& x, const ForwardContext& /*context*/) {
+Tensor Flatten::forward(const Tensor& x, const ForwardContext& context) {
   LOCKSTEP_CHECK(x.dim() >= 2, "Flatten: input has shape " << to_string(x.shape())
                                                            << ", expected [batch, d1, ...]");
-  input_shape_ = x.shape();
-  has_forward_ = true;
+  input_shapes_.push(context, x.shape());
   // Explicit extents rather than -1, so an empty batch reshapes too.
   return x.reshape({x.size(0), shape_numel(detail::per_sample(x.shape()))});
 }
 
 Tensor Flatten::backward(const Tensor& dy) {
-  LOCKSTEP_CHECK(has_forward_, "Flatten: backward called before forward");
-  const Shape flat{input_shape_[0], shape_numel(detail::per_sample(input_shape_))};
+  const Shape input_shape = input_shapes_.pop("Flatten");
+  const Shape flat{input_shape[0], shape_numel(detail::per_sample(input_shape))};
   LOCKSTEP_CHECK(dy.shape() == flat, "Flatten: output gradient has shape "
                                          << to_string(dy.shape())
                                          << ", expected the forward output's shape "
                                          << to_string(flat));
-  return dy.reshape(input_shape_);
+  return dy.reshape(input_shape);
 }
 
 }  // namespace lockstep::nn

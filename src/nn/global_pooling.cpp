@@ -29,7 +29,7 @@ Shape GlobalAveragePooling2D::output_shape(const Shape& input_shape) const {
   return {input_shape[0]};
 }
 
-Tensor GlobalAveragePooling2D::forward(const Tensor& x, const ForwardContext& /*context*/) {
+Tensor GlobalAveragePooling2D::forward(const Tensor& x, const ForwardContext& context) {
   LOCKSTEP_CHECK(x.dim() == 4, "GlobalAveragePooling2D: input has shape "
                                    << to_string(x.shape())
                                    << ", expected [batch, channels, height, width]");
@@ -38,19 +38,18 @@ Tensor GlobalAveragePooling2D::forward(const Tensor& x, const ForwardContext& /*
   Tensor y = Tensor::empty(detail::with_batch(x.size(0), out), x.device());
   backend::backend_for(x.device())
       .avg_pool_forward(x.data(), y.data(), x.size(0), whole_plane(image));
-  input_shape_ = x.shape();
-  device_ = x.device();
+  inputs_.push(context, {x.shape(), x.device()});
   return y;
 }
 
 Tensor GlobalAveragePooling2D::backward(const Tensor& dy) {
-  LOCKSTEP_CHECK(!input_shape_.empty(), "GlobalAveragePooling2D: backward called before forward");
-  const Shape image = detail::per_sample(input_shape_);
+  const ShapeOn input = inputs_.pop("GlobalAveragePooling2D");
+  const Shape image = detail::per_sample(input.shape);
   detail::check_gradient("GlobalAveragePooling2D", dy,
-                         detail::with_batch(input_shape_[0], output_shape(image)), device_);
-  Tensor dx = Tensor::empty(input_shape_, dy.device());
+                         detail::with_batch(input.shape[0], output_shape(image)), input.device);
+  Tensor dx = Tensor::empty(input.shape, dy.device());
   backend::backend_for(dy.device())
-      .avg_pool_backward(dy.data(), dx.data(), input_shape_[0], whole_plane(image));
+      .avg_pool_backward(dy.data(), dx.data(), input.shape[0], whole_plane(image));
   return dx;
 }
 

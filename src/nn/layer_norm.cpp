@@ -49,32 +49,33 @@ Shape LayerNorm::output_shape(const Shape& input_shape) const {
   return input_shape;
 }
 
-Tensor LayerNorm::forward(const Tensor& x, const ForwardContext& /*context*/) {
+Tensor LayerNorm::forward(const Tensor& x, const ForwardContext& context) {
   LOCKSTEP_CHECK(x.dim() >= 2 && detail::per_sample(x.shape()) == normalized_shape_,
                  "LayerNorm: input has shape " << to_string(x.shape()) << ", expected "
                                                << detail::batched(normalized_shape_));
   if (elementwise_affine_) detail::check_parameter_device("LayerNorm", "weight", weight_.value, x);
   const int64_t rows = x.size(0), cols = shape_numel(normalized_shape_);
   Tensor y = Tensor::empty(x.shape(), x.device());
-  statistics_ = Tensor::empty({2, rows}, x.device());
+  Tensor statistics = Tensor::empty({2, rows}, x.device());
   backend::backend_for(x.device())
       .layer_norm_forward(x.data(), elementwise_affine_ ? weight_.value.data() : nullptr,
                           elementwise_affine_ ? bias_.value.data() : nullptr, y.data(),
-                          statistics_.data(), statistics_.data() + rows, rows, cols,
+                          statistics.data(), statistics.data() + rows, rows, cols,
                           static_cast<float>(eps_));
-  input_ = x;
+  saved_.push(context, {x, statistics});
   return y;
 }
 
 Tensor LayerNorm::backward(const Tensor& dy) {
-  LOCKSTEP_CHECK(input_.defined(), "LayerNorm: backward called before forward");
-  detail::check_gradient("LayerNorm", dy, input_.shape(), input_.device());
-  const int64_t rows = input_.size(0), cols = shape_numel(normalized_shape_);
-  Tensor dx = Tensor::empty(input_.shape(), dy.device());
+  const Saved saved = saved_.pop("LayerNorm");
+  const Tensor& input = saved.input;
+  detail::check_gradient("LayerNorm", dy, input.shape(), input.device());
+  const int64_t rows = input.size(0), cols = shape_numel(normalized_shape_);
+  Tensor dx = Tensor::empty(input.shape(), dy.device());
   backend::backend_for(dy.device())
-      .layer_norm_backward(input_.data(), dy.data(),
-                           elementwise_affine_ ? weight_.value.data() : nullptr, statistics_.data(),
-                           statistics_.data() + rows, dx.data(),
+      .layer_norm_backward(input.data(), dy.data(),
+                           elementwise_affine_ ? weight_.value.data() : nullptr,
+                           saved.statistics.data(), saved.statistics.data() + rows, dx.data(),
                            elementwise_affine_ ? weight_.grad.data() : nullptr,
                            elementwise_affine_ ? bias_.grad.data() : nullptr, rows, cols);
   return dx;

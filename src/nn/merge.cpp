@@ -61,11 +61,10 @@ Shape Add::output_shape_of(const std::vector<Shape>& input_shapes) const {
   return input_shapes[0];
 }
 
-Tensor Add::forward_inputs(const std::vector<Tensor>& inputs, const ForwardContext& /*context*/) {
-  output_shape_ =
+Tensor Add::forward_inputs(const std::vector<Tensor>& inputs, const ForwardContext& context) {
+  const Shape output_shape =
       detail::with_batch(inputs[0].size(0), output_shape_of(check_inputs("Add", inputs)));
-  device_ = inputs[0].device();
-  inputs_ = inputs.size();
+  saved_.push(context, {{output_shape, inputs[0].device()}, inputs.size()});
   Tensor y = inputs[0].clone();
   backend::Backend& backend = backend::backend_for(y.device());
   for (size_t i = 1; i < inputs.size(); ++i) {
@@ -75,9 +74,9 @@ Tensor Add::forward_inputs(const std::vector<Tensor>& inputs, const ForwardConte
 }
 
 std::vector<Tensor> Add::backward_inputs(const Tensor& dy) {
-  LOCKSTEP_CHECK(inputs_ > 0, "Add: backward called before forward");
-  detail::check_gradient("Add", dy, output_shape_, device_);
-  return std::vector<Tensor>(inputs_, dy);
+  const Saved saved = saved_.pop("Add");
+  detail::check_gradient("Add", dy, saved.output.shape, saved.output.device);
+  return std::vector<Tensor>(saved.inputs, dy);
 }
 
 // ---- Concatenate --------------------------------------------------------------------------
@@ -101,13 +100,12 @@ Shape Concatenate::output_shape_of(const std::vector<Shape>& input_shapes) const
 }
 
 Tensor Concatenate::forward_inputs(const std::vector<Tensor>& inputs,
-                                   const ForwardContext& /*context*/) {
+                                   const ForwardContext& context) {
   const std::vector<Shape> shapes = check_inputs("Concatenate", inputs);
   const int64_t batch = inputs[0].size(0);
-  output_shape_ = detail::with_batch(batch, output_shape_of(shapes));
-  device_ = inputs[0].device();
-  input_shapes_.clear();
-  Tensor y = Tensor::empty(output_shape_, inputs[0].device());
+  Saved saved;
+  saved.output = {detail::with_batch(batch, output_shape_of(shapes)), inputs[0].device()};
+  Tensor y = Tensor::empty(saved.output.shape, inputs[0].device());
   // Row-major [batch, C, ...]: each input is a block of columns of y's rows.
   const int64_t row = y.numel() / std::max<int64_t>(batch, 1);
   backend::Backend& backend = backend::backend_for(y.device());
@@ -115,21 +113,22 @@ Tensor Concatenate::forward_inputs(const std::vector<Tensor>& inputs,
   for (const Tensor& x : inputs) {
     const int64_t cols = shape_numel(detail::per_sample(x.shape()));
     backend.copy_rows(y.data() + offset, row, x.data(), cols, batch, cols);
-    input_shapes_.push_back(x.shape());
+    saved.input_shapes.push_back(x.shape());
     offset += cols;
   }
+  saved_.push(context, std::move(saved));
   return y;
 }
 
 std::vector<Tensor> Concatenate::backward_inputs(const Tensor& dy) {
-  LOCKSTEP_CHECK(!input_shapes_.empty(), "Concatenate: backward called before forward");
-  detail::check_gradient("Concatenate", dy, output_shape_, device_);
-  const int64_t batch = output_shape_[0];
+  const Saved saved = saved_.pop("Concatenate");
+  detail::check_gradient("Concatenate", dy, saved.output.shape, saved.output.device);
+  const int64_t batch = saved.output.shape[0];
   const int64_t row = dy.numel() / std::max<int64_t>(batch, 1);
   backend::Backend& backend = backend::backend_for(dy.device());
   std::vector<Tensor> grads;
   int64_t offset = 0;
-  for (const Shape& shape : input_shapes_) {
+  for (const Shape& shape : saved.input_shapes) {
     Tensor dx = Tensor::empty(shape, dy.device());
     const int64_t cols = shape_numel(detail::per_sample(shape));
     backend.copy_rows(dx.data(), cols, dy.data() + offset, row, batch, cols);

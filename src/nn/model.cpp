@@ -1,6 +1,7 @@
 // Model: layers as a directed acyclic graph in the order they were added, shapes checked as
-// layers are added, parameters named "<index>.<local name>" as in a PyTorch nn.Sequential.
-// Forward releases each output once its last consumer has run; backward adds the gradients of
+// layers are added, parameters and buffers named "<index>.<local name>" as in a PyTorch
+// nn.Sequential. Forward and backward run layer by layer over all the passes of a step;
+// forward releases each output once its last consumer has run; backward adds the gradients of
 // an output that feeds several layers.
 #include "lockstep/nn/model.h"
 
@@ -73,6 +74,7 @@ std::string Model::add(std::unique_ptr<Layer> layer, std::vector<std::string> in
     for (const std::string& input : inputs) node.inputs.push_back(node_index(input));
   }
   node.multi = dynamic_cast<MultiInputLayer*>(layer.get());
+  node.step = dynamic_cast<StepLayer*>(layer.get());
   std::vector<Shape> shapes;
   for (int input : node.inputs) shapes.push_back(shape_of(input));
   if (node.multi != nullptr) {
@@ -94,6 +96,10 @@ std::string Model::add(std::unique_ptr<Layer> layer, std::vector<std::string> in
   for (Parameter* parameter : layer->parameters()) {
     parameter->name = std::to_string(index) + "." + parameter->name;
     parameters_.push_back(parameter);
+  }
+  for (Buffer* buffer : layer->buffers()) {
+    buffer->name = std::to_string(index) + "." + buffer->name;
+    buffers_.push_back(buffer);
   }
   for (int input : node.inputs) {
     if (input != kModelInput) ++nodes_[static_cast<size_t>(input)].consumers;
@@ -136,11 +142,25 @@ void Model::check_complete() const {
 }
 
 Tensor Model::forward(const Tensor& x, const ForwardContext& context) {
-  LOCKSTEP_CHECK(x.dim() >= 1 && detail::per_sample(x.shape()) == input_shape_,
-                 "Model '" << name_ << "': input has shape " << to_string(x.shape())
-                           << ", expected " << detail::batched(input_shape_));
+  return forward_passes({x}, context).at(0);
+}
+
+std::vector<Tensor> Model::forward_passes(const std::vector<Tensor>& passes,
+                                          const ForwardContext& context) {
+  std::vector<ForwardContext> contexts;
+  int64_t first_sample = context.first_sample;
+  for (const Tensor& x : passes) {
+    LOCKSTEP_CHECK(x.dim() >= 1 && detail::per_sample(x.shape()) == input_shape_,
+                   "Model '" << name_ << "': input has shape " << to_string(x.shape())
+                             << ", expected " << detail::batched(input_shape_));
+    ForwardContext pass_context = context;
+    pass_context.pass = static_cast<int>(contexts.size());
+    pass_context.first_sample = first_sample;
+    contexts.push_back(pass_context);
+    first_sample += x.size(0);
+  }
   check_complete();
-  if (nodes_.empty()) return x;
+  if (nodes_.empty()) return passes;
   // The last layer that reads each output, so that it can be let go right after.
   std::vector<size_t> last_use(nodes_.size(), 0);
   for (size_t j = 0; j < nodes_.size(); ++j) {
@@ -148,32 +168,52 @@ Tensor Model::forward(const Tensor& x, const ForwardContext& context) {
       if (input != kModelInput) last_use[static_cast<size_t>(input)] = j;
     }
   }
-  outputs_.assign(nodes_.size(), Tensor());
-  const auto value = [&](int input) {
-    return input == kModelInput ? x : outputs_[static_cast<size_t>(input)];
-  };
+  outputs_.assign(nodes_.size(), {});
   for (size_t j = 0; j < nodes_.size(); ++j) {
-    Node& node = nodes_[j];
-    if (node.multi != nullptr) {
-      std::vector<Tensor> inputs;
-      for (int input : node.inputs) inputs.push_back(value(input));
-      outputs_[j] = node.multi->forward_inputs(inputs, context);
-    } else {
-      outputs_[j] = node.layer->forward(value(node.inputs[0]), context);
-    }
-    for (int input : node.inputs) {
+    forward_node(j, passes, context, contexts);
+    for (int input : nodes_[j].inputs) {
       if (input != kModelInput && last_use[static_cast<size_t>(input)] == j) {
-        outputs_[static_cast<size_t>(input)] = Tensor();
+        outputs_[static_cast<size_t>(input)].clear();
       }
     }
   }
-  Tensor output = std::move(outputs_.back());
+  std::vector<Tensor> outputs = std::move(outputs_.back());
   outputs_.clear();
-  return output;
+  return outputs;
 }
 
-void Model::add_gradient(int node, const Tensor& gradient) {
-  GradientSum& slot = node == kModelInput ? input_grad_ : grads_[static_cast<size_t>(node)];
+void Model::forward_node(size_t j, const std::vector<Tensor>& passes,
+                         const ForwardContext& step_context,
+                         const std::vector<ForwardContext>& contexts) {
+  Node& node = nodes_[j];
+  const auto input = [&](int from, size_t pass) -> const Tensor& {
+    return from == kModelInput ? passes[pass] : outputs_[static_cast<size_t>(from)][pass];
+  };
+  std::vector<Tensor>& outputs = outputs_[j];
+  if (node.step != nullptr) {
+    std::vector<Tensor> xs;
+    for (size_t p = 0; p < passes.size(); ++p) xs.push_back(input(node.inputs[0], p));
+    outputs = node.step->forward_passes(xs, contexts.empty() ? step_context : contexts[0]);
+    LOCKSTEP_CHECK(outputs.size() == passes.size(), "Model '" << name_ << "': layer " << j << " ("
+                                                              << node.layer->type() << ") returned "
+                                                              << outputs.size() << " outputs for "
+                                                              << passes.size() << " passes");
+    return;
+  }
+  for (size_t p = 0; p < passes.size(); ++p) {
+    if (node.multi != nullptr) {
+      std::vector<Tensor> inputs;
+      for (int from : node.inputs) inputs.push_back(input(from, p));
+      outputs.push_back(node.multi->forward_inputs(inputs, contexts[p]));
+    } else {
+      outputs.push_back(node.layer->forward(input(node.inputs[0], p), contexts[p]));
+    }
+  }
+}
+
+void Model::add_gradient(int node, size_t pass, const Tensor& gradient) {
+  GradientSum& slot =
+      node == kModelInput ? input_grads_[pass] : grads_[static_cast<size_t>(node)][pass];
   if (!slot.sum.defined()) {
     slot = {gradient, false};
     return;
@@ -188,32 +228,70 @@ void Model::add_gradient(int node, const Tensor& gradient) {
 
 Tensor Model::backward(const Tensor& dy,
                        const std::function<void(size_t layer_index)>& on_layer_done) {
-  if (nodes_.empty()) return dy;
-  grads_.assign(nodes_.size(), GradientSum());
-  input_grad_ = GradientSum();
-  grads_.back() = {dy, false};
+  return backward_passes({dy}, {.pass_grads_done = {}, .layer_done = on_layer_done}).at(0);
+}
+
+std::vector<Tensor> Model::backward_passes(const std::vector<Tensor>& dys,
+                                           const BackwardHooks& hooks) {
+  if (nodes_.empty()) return dys;
+  grads_.assign(nodes_.size(), std::vector<GradientSum>(dys.size()));
+  input_grads_.assign(dys.size(), GradientSum());
+  for (size_t p = 0; p < dys.size(); ++p) grads_.back()[p] = {dys[p], false};
   for (size_t j = nodes_.size(); j-- > 0;) {
-    Node& node = nodes_[j];
-    const Tensor gradient = std::move(grads_[j].sum);
-    LOCKSTEP_CHECK(gradient.defined(),
+    backward_node(j, hooks);
+    grads_[j].clear();
+    if (hooks.layer_done) hooks.layer_done(j);
+  }
+  grads_.clear();
+  std::vector<Tensor> input_grads;
+  for (GradientSum& slot : input_grads_) input_grads.push_back(std::move(slot.sum));
+  input_grads_.clear();
+  return input_grads;
+}
+
+void Model::backward_node(size_t j, const BackwardHooks& hooks) {
+  Node& node = nodes_[j];
+  const size_t passes = grads_[j].size();
+  std::vector<Tensor> gradients;
+  for (size_t p = 0; p < passes; ++p) {
+    gradients.push_back(std::move(grads_[j][p].sum));
+    LOCKSTEP_CHECK(gradients.back().defined(),
                    "Model '" << name_ << "': layer " << j << " got no gradient in backward");
+  }
+  const auto pass_done = [&] {
+    if (hooks.pass_grads_done) hooks.pass_grads_done(j);
+  };
+  if (node.step != nullptr) {
+    const std::vector<Tensor> input_grads =
+        node.step->backward_passes(gradients, [&](int /*pass*/) { pass_done(); });
+    LOCKSTEP_CHECK(input_grads.size() == passes,
+                   "Model '" << name_ << "': layer " << j << " (" << node.layer->type()
+                             << ") returned " << input_grads.size() << " input gradients for "
+                             << passes << " passes");
+    for (size_t p = 0; p < passes; ++p) add_gradient(node.inputs[0], p, input_grads[p]);
+    return;
+  }
+  // Last in, first out: each layer keeps its passes as a stack.
+  for (size_t p = passes; p-- > 0;) {
     if (node.multi != nullptr) {
-      const std::vector<Tensor> input_grads = node.multi->backward_inputs(gradient);
+      const std::vector<Tensor> input_grads = node.multi->backward_inputs(gradients[p]);
       LOCKSTEP_CHECK(input_grads.size() == node.inputs.size(),
                      "Model '" << name_ << "': layer " << j << " (" << node.layer->type()
                                << ") returned " << input_grads.size() << " input gradients for "
                                << node.inputs.size() << " inputs");
-      for (size_t i = 0; i < node.inputs.size(); ++i) add_gradient(node.inputs[i], input_grads[i]);
+      for (size_t i = 0; i < node.inputs.size(); ++i) {
+        add_gradient(node.inputs[i], p, input_grads[i]);
+      }
     } else {
-      add_gradient(node.inputs[0], node.layer->backward(gradient));
+      add_gradient(node.inputs[0], p, node.layer->backward(gradients[p]));
     }
-    if (on_layer_done) on_layer_done(j);
+    pass_done();
   }
-  grads_.clear();
-  return std::move(input_grad_.sum);
 }
 
 std::vector<Parameter*> Model::parameters() { return parameters_; }
+
+std::vector<Buffer*> Model::buffers() { return buffers_; }
 
 int64_t Model::parameter_count() {
   int64_t count = 0;
@@ -226,6 +304,7 @@ void Model::to(const Device& device) {
     parameter->value = parameter->value.to(device);
     parameter->grad = Tensor::zeros(parameter->value.shape(), device);
   }
+  for (Buffer* buffer : buffers_) buffer->value = buffer->value.to(device);
 }
 
 nlohmann::json Model::spec() const {

@@ -1,6 +1,6 @@
 // Model specs: build_model turns a JSON spec into a Model, a chain or a graph of layers
-// (every field checked, errors naming the layer and field), and builtin_spec holds the named
-// architectures.
+// (every field checked, errors naming the layer and field).
+#include <cmath>
 #include <functional>
 #include <map>
 
@@ -152,6 +152,29 @@ std::unique_ptr<Layer> make_layer_norm(LayerSpecReader& reader, const Shape& inp
   return std::make_unique<LayerNorm>(input_shape, eps, affine);
 }
 
+// BatchNorm over the channels of [C, H, W] or the features of [F]; momentum, eps and mode as
+// the layer's constructor takes them.
+std::unique_ptr<Layer> make_batch_norm(LayerSpecReader& reader, const Shape& input_shape) {
+  const double momentum = reader.has("momentum") ? reader.number("momentum") : 0.1;
+  if (!(momentum >= 0.0 && momentum <= 1.0)) {
+    reader.fail("momentum", "must be in [0, 1], found " + std::to_string(momentum));
+  }
+  const double eps = reader.has("eps") ? reader.number("eps") : 1e-5;
+  if (!(eps > 0.0 && static_cast<float>(eps) > 0.0f && std::isfinite(eps))) {
+    reader.fail("eps",
+                "must be a positive number that a float can hold, found " + std::to_string(eps));
+  }
+  const std::string mode = reader.string("mode", "sync");
+  if (mode != "sync" && mode != "ghost") {
+    reader.fail("mode", "must be \"sync\" or \"ghost\", found \"" + mode + "\"");
+  }
+  if (input_shape.size() != 1 && input_shape.size() != 3) {
+    LOCKSTEP_THROW(reader.where() << ": input shape is " << to_string(input_shape)
+                                  << ", expected [features] or [channels, height, width]");
+  }
+  return std::make_unique<BatchNorm>(input_shape[0], momentum, eps, parse_batch_norm_mode(mode));
+}
+
 const std::map<std::string, LayerFactory>& layer_factories() {
   static const std::map<std::string, LayerFactory> kFactories = {
       {"Dense", make_dense},
@@ -171,6 +194,7 @@ const std::map<std::string, LayerFactory>& layer_factories() {
       {"SeparableConv2D", make_separable_conv2d},
       {"GlobalAveragePooling2D", make_global_average_pooling2d},
       {"LayerNorm", make_layer_norm},
+      {"BatchNorm", make_batch_norm},
   };
   return kFactories;
 }
@@ -291,38 +315,6 @@ std::unique_ptr<Model> build_model(const nlohmann::json& spec, uint64_t seed) {
                                             "the last must (the model's output)");
   }
   return model;
-}
-
-nlohmann::json builtin_spec(const std::string& name) {
-  using nlohmann::json;
-  if (name == "mlp") {
-    return {{"name", "mlp"},
-            {"input_shape", {1, 28, 28}},
-            {"layers",
-             {{{"type", "Flatten"}},
-              {{"type", "Dense"}, {"units", 256}},
-              {{"type", "ReLU"}},
-              {{"type", "Dense"}, {"units", 256}},
-              {{"type", "ReLU"}},
-              {{"type", "Dense"}, {"units", 10}}}}};
-  }
-  if (name == "cnn") {
-    // "valid" convolutions: 28 -> 24 -> pool 12 -> 8 -> pool 4, so Flatten gives 64*4*4.
-    return {{"name", "cnn"},
-            {"input_shape", {1, 28, 28}},
-            {"layers",
-             {{{"type", "Conv2D"}, {"filters", 32}, {"kernel_size", 5}, {"padding", "valid"}},
-              {{"type", "ReLU"}},
-              {{"type", "MaxPool2D"}, {"pool_size", 2}},
-              {{"type", "Conv2D"}, {"filters", 64}, {"kernel_size", 5}, {"padding", "valid"}},
-              {{"type", "ReLU"}},
-              {{"type", "MaxPool2D"}, {"pool_size", 2}},
-              {{"type", "Flatten"}},
-              {{"type", "Dense"}, {"units", 128}},
-              {{"type", "ReLU"}},
-              {{"type", "Dense"}, {"units", 10}}}}};
-  }
-  LOCKSTEP_THROW("builtin_spec: unknown model \"" << name << "\"; expected mlp or cnn");
 }
 
 }  // namespace lockstep::nn

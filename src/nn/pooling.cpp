@@ -46,7 +46,7 @@ Shape Pool2D::output_shape(const Shape& input_shape) const {
   return {input_shape[0], g.out_h(), g.out_w()};
 }
 
-Tensor Pool2D::forward(const Tensor& x, const ForwardContext& /*context*/) {
+Tensor Pool2D::forward(const Tensor& x, const ForwardContext& context) {
   const std::string name = type();
   LOCKSTEP_CHECK(x.dim() == 4, name << ": input has shape " << to_string(x.shape())
                                     << ", expected [batch, channels, height, width]");
@@ -60,22 +60,22 @@ Tensor Pool2D::forward(const Tensor& x, const ForwardContext& /*context*/) {
   } else {
     be.avg_pool_forward(x.data(), y.data(), x.size(0), g);
   }
-  input_ = x;
+  inputs_.push(context, x);
   return y;
 }
 
 Tensor Pool2D::backward(const Tensor& dy) {
   const std::string name = type();
-  LOCKSTEP_CHECK(input_.defined(), name << ": backward called before forward");
-  const Shape image = detail::per_sample(input_.shape());
-  const int64_t batch = input_.size(0);
+  const Tensor input = inputs_.pop(name);
+  const Shape image = detail::per_sample(input.shape());
+  const int64_t batch = input.size(0);
   detail::check_gradient(name.c_str(), dy, detail::with_batch(batch, output_shape(image)),
-                         input_.device());
+                         input.device());
   const backend::PoolGeometry g = geometry(image);
-  Tensor dx = Tensor::empty(input_.shape(), dy.device());
+  Tensor dx = Tensor::empty(input.shape(), dy.device());
   backend::Backend& be = backend::backend_for(dy.device());
   if (max_) {
-    be.max_pool_backward(input_.data(), dy.data(), dx.data(), batch, g);
+    be.max_pool_backward(input.data(), dy.data(), dx.data(), batch, g);
   } else {
     be.avg_pool_backward(dy.data(), dx.data(), batch, g);
   }

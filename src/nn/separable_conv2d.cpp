@@ -75,15 +75,15 @@ Tensor SeparableConv2D::forward(const Tensor& x, const ForwardContext& context) 
   detail::check_image_batch("SeparableConv2D", x, in_channels_);
   output_shape(detail::per_sample(x.shape()));
   Tensor y = pointwise_.forward(depthwise_.forward(x, context), context);
-  input_ = x;
+  inputs_.push(context, x);
   return y;
 }
 
 Tensor SeparableConv2D::backward(const Tensor& dy) {
-  LOCKSTEP_CHECK(input_.defined(), "SeparableConv2D: backward called before forward");
-  const Shape out = output_shape(detail::per_sample(input_.shape()));
-  detail::check_gradient("SeparableConv2D", dy, detail::with_batch(input_.size(0), out),
-                         input_.device());
+  const Tensor input = inputs_.pop("SeparableConv2D");
+  const Shape out = output_shape(detail::per_sample(input.shape()));
+  detail::check_gradient("SeparableConv2D", dy, detail::with_batch(input.size(0), out),
+                         input.device());
   return depthwise_.backward(pointwise_.backward(dy));
 }
 

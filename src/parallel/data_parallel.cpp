@@ -9,6 +9,8 @@
 
 #include "lockstep/base/error.h"
 #include "lockstep/base/profiler.h"
+#include "lockstep/data/partition.h"
+#include "parallel/gathered_partials.h"
 #include "parallel/gradient_buckets.h"
 #include "parallel/gradient_reducer.h"
 
@@ -62,6 +64,7 @@ std::string input_mode_name(InputMode mode) {
 uint64_t model_fingerprint(nn::Model& model) {
   std::string text = model.spec().dump();
   for (nn::Parameter* p : model.parameters()) text += "|" + p->name + to_string(p->value.shape());
+  for (nn::Buffer* b : model.buffers()) text += "|" + b->name + to_string(b->value.shape());
   uint64_t hash = 14695981039346656037ull;  // FNV-1a, 64-bit
   for (unsigned char c : text) {
     hash ^= c;
@@ -101,17 +104,20 @@ DataParallel::DataParallel(nn::Model& model, comm::Communicator& communicator, D
   model_.to(device_);
   // Rank 0's initial weights everywhere: replicas start equal and so stay equal.
   const comm::ScopedLabel label(communicator_, "initial weights");
-  for (nn::Parameter* p : model_.parameters()) {
-    Tensor host = p->value.device().is_cpu() ? p->value : p->value.to(Device::cpu());
+  const auto broadcast = [this](Tensor& value) {
+    Tensor host = value.device().is_cpu() ? value : value.to(Device::cpu());
     communicator_.broadcast(host.data(), static_cast<int64_t>(host.bytes()), 0);
-    if (!host.shares_storage(p->value)) p->value.copy_from(host);
-  }
+    if (!host.shares_storage(value)) value.copy_from(host);
+  };
+  for (nn::Parameter* p : model_.parameters()) broadcast(p->value);
+  for (nn::Buffer* b : model_.buffers()) broadcast(b->value);
   buckets_ = std::make_unique<GradientBuckets>(model_.parameters(), options_.bucket_bytes, device_);
   reducer_ = make_gradient_reducer(*buckets_, gradient_communicator_, options_.micro_batch);
   for (size_t i = 0; i < model_.size(); ++i) {
     layer_parameters_.push_back(model_.layer(i).parameters());
   }
   loss_totals_ = std::make_unique<nn::LossAccumulator>(device_);
+  step_partials_ = std::make_unique<GatheredPartials>(communicator_);
 }
 
 DataParallel::~DataParallel() = default;
@@ -133,34 +139,58 @@ void DataParallel::check_compiled(const char* what) const {
                  "DataParallel::" << what << ": call compile(loss, optimizer) first");
 }
 
+std::vector<int64_t> DataParallel::passes_per_rank(int64_t batch_rows) const {
+  std::vector<int64_t> passes;
+  const int64_t group = std::max<int64_t>(1, options_.micro_batch);
+  for (const data::Slice& slice : data::partition_all(batch_rows, communicator_.size(), group)) {
+    const int64_t rows = slice.count;
+    passes.push_back(
+        rows == 0 ? 0 : (rows + reducer_->pass_rows(rows) - 1) / reducer_->pass_rows(rows));
+  }
+  return passes;
+}
+
 nn::LossValue DataParallel::train_step(const Tensor& inputs, const Tensor& targets,
                                        int64_t batch_rows, int64_t first_sample, uint64_t seed) {
   const int64_t rows = inputs.size(0);
   gradient_communicator_.set_step(communicator_.step());  // a gradient timeout names the step
   reducer_->begin_step(rows);
+  step_partials_->begin_step(passes_per_rank(batch_rows));
   loss_totals_->clear();
   const auto [x, y] = rows_on_device(inputs, targets, device_);
-  // The last pass overlaps with the allreduces: each layer's parameters are handed over as
-  // soon as its backward is done.
-  const auto layer_done = [this](size_t layer) {
-    reducer_->parameters_final(layer_parameters_[layer]);
-  };
+  std::vector<Tensor> xs, ys;
   const int64_t pass_rows = reducer_->pass_rows(rows);
   for (int64_t begin = 0; begin < rows; begin += pass_rows) {
     const int64_t end = std::min(rows, begin + pass_rows);
-    forward_and_loss(x.rows(begin, end), y.rows(begin, end),
-                     {.training = true,
-                      .seed = seed,
-                      .step = static_cast<uint64_t>(step_),
-                      .first_sample = first_sample + begin});
-    const ProfileScope phase(Phase::kBackward);
-    if (end < rows) {
-      model_.backward(output_grad_);
-      reducer_->add_pass();
-    } else {
-      reducer_->begin_last_pass();
-      model_.backward(output_grad_, layer_done);
+    xs.push_back(x.rows(begin, end));
+    ys.push_back(y.rows(begin, end));
+  }
+  // Every rank runs forward and backward, also one without rows (over no passes): BatchNorm
+  // gathers its statistics from every rank, and the buckets start at the same layers.
+  std::vector<Tensor> outputs;
+  {
+    const ProfileScope phase(Phase::kForward);
+    outputs = model_.forward_passes(xs, {.training = true,
+                                         .seed = seed,
+                                         .step = static_cast<uint64_t>(step_),
+                                         .first_sample = first_sample,
+                                         .pass = 0,
+                                         .partials = step_partials_.get()});
+    output_grads_.resize(outputs.size());
+    for (size_t p = 0; p < outputs.size(); ++p) {
+      loss_->accumulate(outputs[p], ys[p], output_grads_[p], *loss_totals_);
     }
+  }
+  {
+    // The allreduces overlap backward: each layer's parameters are handed over as soon as its
+    // last pass is done.
+    const ProfileScope phase(Phase::kBackward);
+    model_.backward_passes(
+        output_grads_,
+        {.pass_grads_done =
+             [this](size_t layer) { reducer_->pass_grads_done(layer_parameters_[layer]); },
+         .layer_done =
+             [this](size_t layer) { reducer_->parameters_final(layer_parameters_[layer]); }});
   }
   // Read once, after the passes: a GPU runs them back to back without the host waiting.
   const nn::LossValue local = loss_totals_->read();
@@ -182,20 +212,14 @@ nn::LossValue DataParallel::evaluate_batch(const Tensor& inputs, const Tensor& t
   const auto [x, y] = rows_on_device(inputs, targets, device_);
   // No gradients, so nothing to keep exact: all rows in one pass.
   if (x.size(0) > 0) {
-    forward_and_loss(x, y,
-                     {.training = false,
-                      .seed = 0,
-                      .step = static_cast<uint64_t>(step_),
-                      .first_sample = first_sample});
+    const ProfileScope phase(Phase::kForward);
+    const Tensor output = model_.forward(x, {.training = false,
+                                             .seed = 0,
+                                             .step = static_cast<uint64_t>(step_),
+                                             .first_sample = first_sample});
+    loss_->accumulate(output, y, eval_grad_, *loss_totals_);
   }
   return sum_over_ranks(loss_totals_->read());
-}
-
-void DataParallel::forward_and_loss(const Tensor& inputs, const Tensor& targets,
-                                    const nn::ForwardContext& context) {
-  const ProfileScope phase(Phase::kForward);
-  const Tensor output = model_.forward(inputs, context);
-  loss_->accumulate(output, targets, output_grad_, *loss_totals_);
 }
 
 nn::LossValue DataParallel::sum_over_ranks(const nn::LossValue& local) {

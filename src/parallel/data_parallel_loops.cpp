@@ -1,6 +1,7 @@
-// DataParallel's loops over data: fit (epochs of shuffled global batches), evaluate (every
-// row in order) and predict (scatter inputs, forward, gather outputs to rank 0). fit checks
-// that ranks agree on the training before the first step and on the step at every step.
+// DataParallel's loops over data: fit (epochs of shuffled, optionally augmented global
+// batches), evaluate (every row in order) and predict (scatter inputs, forward, gather outputs
+// to rank 0). fit checks that ranks agree on the training before the first step and on the
+// step at every step.
 #include <algorithm>
 
 #include "lockstep/base/error.h"
@@ -81,6 +82,8 @@ void check_training_agrees(comm::Communicator& communicator, const FitOptions& o
        {"batch size", o.batch_size},
        {"seed", static_cast<int64_t>(o.seed)},
        {"shuffle", o.shuffle ? 1 : 0},
+       {"augmentation (crop 1, flip 2)",
+        (o.augmentation.crop ? 1 : 0) + (o.augmentation.flip ? 2 : 0)},
        {"micro-batch", engine.micro_batch},
        {"input mode", engine.input == InputMode::kScatter ? 0 : 1},
        {"gradient elements", buckets.total_elements()},
@@ -112,6 +115,7 @@ Metrics DataParallel::fit(const data::Dataset& data, const FitOptions& options,
   }();
   LOCKSTEP_CHECK(shape.samples > 0, "DataParallel::fit: the training data set is empty");
   check_fits_model(shape, model_, "fit");
+  data::check_augmentable(options.augmentation, shape.sample_shape);
   const int64_t batches = data::batches_per_epoch(shape.samples, options.batch_size, false);
   LOCKSTEP_CHECK(options.initial_batch <= batches, "DataParallel::fit: initial batch "
                                                        << options.initial_batch << " is past the "
@@ -141,6 +145,8 @@ Metrics DataParallel::fit(const data::Dataset& data, const FitOptions& options,
         if (b + 1 < batches) {
           batch.prefetch(data, shape, data::batch_rows(order, b + 1, options.batch_size, false));
         }
+        // Into this batch's buffers, while the next one's scatter is under way.
+        batch.augment(options.augmentation, rows, options.seed, epoch);
       }
       const nn::LossValue value =
           train_step(batch.inputs(), batch.targets(), static_cast<int64_t>(rows.size()),

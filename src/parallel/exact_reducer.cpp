@@ -1,5 +1,6 @@
-// The exact GradientReducer: micro-batch passes added into double accumulators (one per
-// bucket, on the grads' device), the accumulators allreduced in double, rounded to float once.
+// The exact GradientReducer: each micro-batch pass's grads added into double accumulators (one
+// per bucket, on the grads' device) parameter by parameter as backward finishes them, the
+// accumulators allreduced in double, rounded to float once.
 #include <memory>
 #include <vector>
 
@@ -32,27 +33,19 @@ class ExactReducer final : public GradientReducer {
 
   int64_t pass_rows(int64_t /*rows*/) const override { return micro_batch_; }
 
-  void begin_step(int64_t rows) override {
+  // A rank with no rows runs no pass: its cleared accumulators are its share.
+  void begin_step(int64_t /*rows*/) override {
     for (size_t i = 0; i < buckets_.size(); ++i) backend_.fill_double(sums(i), elements(i), 0.0);
-    // No pass will run here: the cleared accumulators are this rank's share.
-    if (rows == 0) {
-      buckets_.begin_reduction(communicator_, [this](size_t i, comm::Communicator& c) {
-        return c.start_allreduce_sum(sums(i), elements(i));
-      });
-    }
-  }
-
-  void add_pass() override {
-    for (size_t i = 0; i < buckets_.size(); ++i) add_grads(i);
-  }
-
-  // The last pass is added bucket by bucket as each one starts, so that nothing waits for the
-  // whole of backward.
-  void begin_last_pass() override {
     buckets_.begin_reduction(communicator_, [this](size_t i, comm::Communicator& c) {
-      add_grads(i);
       return c.start_allreduce_sum(sums(i), elements(i));
     });
+  }
+
+  void pass_grads_done(const std::vector<nn::Parameter*>& parameters) override {
+    for (const nn::Parameter* p : parameters) {
+      const GradientBuckets::Slot slot = buckets_.slot_of(p);
+      backend_.accumulate_double(p->grad.data(), sums(slot.bucket) + slot.offset, p->grad.numel());
+    }
   }
 
   void parameters_final(const std::vector<nn::Parameter*>& parameters) override {
@@ -68,9 +61,6 @@ class ExactReducer final : public GradientReducer {
  private:
   int64_t elements(size_t bucket) { return buckets_.grads(bucket).numel(); }
   double* sums(size_t bucket) { return static_cast<double*>(sums_[bucket]->data()); }
-  void add_grads(size_t bucket) {
-    backend_.accumulate_double(buckets_.grads(bucket).data(), sums(bucket), elements(bucket));
-  }
 
   GradientBuckets& buckets_;
   comm::Communicator& communicator_;

@@ -19,19 +19,17 @@ class FastReducer final : public GradientReducer {
   int64_t pass_rows(int64_t rows) const override { return std::max<int64_t>(rows, 1); }
 
   void begin_step(int64_t rows) override {
-    if (rows > 0) return;
-    // No backward will overwrite the last step's grads here: this rank's share is zeros.
-    buckets_.zero_grads();
-    start_reduction();
+    // No backward pass will overwrite the last step's grads here: this rank's share is zeros.
+    if (rows == 0) buckets_.zero_grads();
+    buckets_.begin_reduction(communicator_, [this](size_t i, comm::Communicator& c) {
+      Tensor& grads = buckets_.grads(i);
+      return c.start_allreduce_sum(grads.data(), grads.numel());
+    });
   }
 
-  void add_pass() override {
-    LOCKSTEP_THROW(
-        "fast gradient reducer: expected one backward pass per step (all rows at "
-        "once), found a second; micro-batches need the exact reducer");
-  }
-
-  void begin_last_pass() override { start_reduction(); }
+  // One pass (pass_rows) is this rank's whole share: the grads are summed where backward
+  // wrote them.
+  void pass_grads_done(const std::vector<nn::Parameter*>& /*parameters*/) override {}
 
   void parameters_final(const std::vector<nn::Parameter*>& parameters) override {
     buckets_.parameters_final(parameters);
@@ -40,13 +38,6 @@ class FastReducer final : public GradientReducer {
   void finish() override { buckets_.finish_reduction(); }
 
  private:
-  void start_reduction() {
-    buckets_.begin_reduction(communicator_, [this](size_t i, comm::Communicator& c) {
-      Tensor& grads = buckets_.grads(i);
-      return c.start_allreduce_sum(grads.data(), grads.numel());
-    });
-  }
-
   GradientBuckets& buckets_;
   comm::Communicator& communicator_;
 };

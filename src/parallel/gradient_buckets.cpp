@@ -52,7 +52,7 @@ GradientBuckets::GradientBuckets(const std::vector<nn::Parameter*>& parameters,
     for (nn::Parameter* p : bucket.parameters) {
       const int64_t n = p->value.numel();
       p->grad = bucket.flat.rows(offset, offset + n).reshape(p->value.shape());
-      bucket_of_[p] = buckets_.size();
+      slot_of_[p] = {buckets_.size(), offset};
       offset += n;
     }
     total_elements_ += elements;
@@ -64,6 +64,13 @@ GradientBuckets::~GradientBuckets() = default;
 
 void GradientBuckets::zero_grads() {
   for (Bucket& bucket : buckets_) bucket.flat.fill(0.0f);
+}
+
+GradientBuckets::Slot GradientBuckets::slot_of(const nn::Parameter* parameter) const {
+  const auto it = slot_of_.find(parameter);
+  LOCKSTEP_CHECK(it != slot_of_.end(),
+                 "GradientBuckets: parameter " << parameter->name << " is in no bucket");
+  return it->second;
 }
 
 void GradientBuckets::begin_reduction(comm::Communicator& communicator, StartBucket start) {
@@ -84,10 +91,7 @@ void GradientBuckets::parameters_final(const std::vector<nn::Parameter*>& parame
   LOCKSTEP_CHECK(communicator_ != nullptr,
                  "GradientBuckets::parameters_final: no reduction under way");
   for (const nn::Parameter* p : parameters) {
-    const auto it = bucket_of_.find(p);
-    LOCKSTEP_CHECK(it != bucket_of_.end(),
-                   "GradientBuckets: parameter " << p->name << " is in no bucket");
-    Bucket& bucket = buckets_[it->second];
+    Bucket& bucket = buckets_[slot_of(p).bucket];
     LOCKSTEP_CHECK(bucket.waiting > 0,
                    "GradientBuckets: parameter " << p->name << " reported final twice in one step");
     --bucket.waiting;

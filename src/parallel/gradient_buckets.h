@@ -20,9 +20,9 @@ namespace lockstep::parallel {
 // its value is a view into a buffer of the same layout, so that the optimizer updates each
 // bucket's parameters in one fused call.
 //
-// Overlap: during the step's last backward pass the engine reports each layer whose grads are
-// final (parameters_final); a bucket's allreduce starts as soon as all its parameters are
-// final, while backward goes on with the layers below. Buckets start in bucket order (the
+// Overlap: during backward the engine reports each layer whose grads are final
+// (parameters_final); a bucket's allreduce starts as soon as all its parameters are final,
+// while backward goes on with the layers below. Buckets start in bucket order (the
 // reverse of the parameter order, which is the order backward finishes them), the same on
 // every rank, so that the ranks' collectives match.
 class GradientBuckets {
@@ -44,13 +44,19 @@ class GradientBuckets {
   Tensor& grads(size_t index) { return buckets_[index].flat; }
   // Sets every parameter's grad to zero.
   void zero_grads();
+  // Where a parameter's grad lies: its bucket and its first element in the bucket.
+  struct Slot {
+    size_t bucket = 0;
+    int64_t offset = 0;
+  };
+  Slot slot_of(const nn::Parameter* parameter) const;
 
   // Starts the allreduce of bucket `index` on `communicator` and returns its handle.
   using StartBucket = std::function<int64_t(size_t index, comm::Communicator& communicator)>;
   // Runs after the allreduce of bucket `index` has finished.
   using BucketDone = std::function<void(size_t index)>;
-  // One step's reduction, overlapped with its last backward pass:
-  //   begin_reduction(communicator, start);  // before the last backward
+  // One step's reduction, overlapped with its backward:
+  //   begin_reduction(communicator, start);  // before backward
   //   parameters_final(...)                  // after each layer's backward
   //   finish_reduction(done);                // after it
   void begin_reduction(comm::Communicator& communicator, StartBucket start);
@@ -77,7 +83,7 @@ class GradientBuckets {
 
   Device device_;
   std::vector<Bucket> buckets_;
-  std::unordered_map<const nn::Parameter*, size_t> bucket_of_;
+  std::unordered_map<const nn::Parameter*, Slot> slot_of_;
   int64_t total_elements_ = 0;
   comm::Communicator* communicator_ = nullptr;  // set during a reduction
   StartBucket start_;                           // likewise

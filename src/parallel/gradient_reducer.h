@@ -14,14 +14,16 @@
 namespace lockstep::parallel {
 
 // A training step drives a reducer so:
-//   begin_step(rows)                      // this rank holds `rows` rows of the global batch
-//   for each pass of pass_rows(rows) rows: forward and loss, then
-//     if not the last pass:  backward; add_pass()
-//     the last pass:         begin_last_pass(); backward, parameters_final after each layer
-//   finish()                              // now every grad is its sum over all ranks' rows
+//   begin_step(rows)             // this rank holds `rows` rows of the global batch
+//   forward and loss over passes of pass_rows(rows) rows, then backward layer by layer:
+//     after each pass through a layer:  pass_grads_done(its parameters)
+//     after its last pass:              parameters_final(its parameters)
+//   finish()                     // now every grad is its sum over all ranks' rows
 // The reducer decides how many rows a pass takes and what a rank with no rows contributes,
-// so the step needs no mode of its own. Ranks may run different numbers of passes (a rank
-// with no rows runs none); their collectives still match, bucket by bucket.
+// so the step needs no mode of its own. Ranks may run different numbers of passes, but every
+// rank walks backward through every layer (one with no rows over no passes), so a bucket's
+// allreduce starts at the same point of backward on every rank: between BatchNorm's gathers on
+// the same communicator, the collectives stay in one order.
 class GradientReducer {
  public:
   virtual ~GradientReducer() = default;
@@ -31,12 +33,11 @@ class GradientReducer {
   // Starts a step. A rank with no rows runs no pass: its share of the sum is zeros, which
   // finish starts sending.
   virtual void begin_step(int64_t rows) = 0;
-  // After a backward pass other than the step's last: its grads join the step's total.
-  virtual void add_pass() = 0;
-  // Before the step's last backward pass: from now on a bucket's allreduce starts as soon as
-  // parameters_final has reported all its parameters, while backward goes on below.
-  virtual void begin_last_pass() = 0;
-  // These parameters' grads are final for the step (their layer's last backward is done).
+  // These parameters' grads hold one pass's share (their layer's backward of that pass is
+  // done): the share joins the step's total.
+  virtual void pass_grads_done(const std::vector<nn::Parameter*>& parameters) = 0;
+  // These parameters' grads are final for the step (their layer's last pass is done): a
+  // bucket's allreduce starts as soon as all its parameters are, while backward goes on below.
   virtual void parameters_final(const std::vector<nn::Parameter*>& parameters) = 0;
   // Waits for every allreduce; then each grad holds the step's sum over all ranks' rows.
   virtual void finish() = 0;
@@ -44,10 +45,10 @@ class GradientReducer {
 
 // Exact: passes of `micro_batch` rows (> 0) at fixed offsets, so that every row meets the
 // arithmetic it meets in one process; each pass's float grads are added into double
-// accumulators, the ranks sum the accumulators in double and the total is rounded to float
-// once. Float values summed in double are exact in practice, so the total does not depend on
-// how the micro-batches were spread over ranks or in which order the ranks' sums are added:
-// N ranks reach one process's weights bit for bit.
+// accumulators (parameter by parameter as backward finishes them), the ranks sum the
+// accumulators in double and the total is rounded to float once. Float values summed in double are
+// exact in practice, so the total does not depend on how the micro-batches were spread over ranks
+// or in which order the ranks' sums are added: N ranks reach one process's weights bit for bit.
 std::unique_ptr<GradientReducer> make_exact_reducer(GradientBuckets& buckets,
                                                     comm::Communicator& communicator,
                                                     int64_t micro_batch);

@@ -77,6 +77,18 @@ void LocalBatch::load(const data::Dataset& data, const DataShape& shape,
                     current_.targets.data());
 }
 
+void LocalBatch::augment(const data::Augmentation& augmentation, std::span<const int64_t> rows,
+                         uint64_t seed, int64_t epoch) {
+  const data::Slice& slice = current_.slice;
+  LOCKSTEP_CHECK(slice.offset + slice.count <= static_cast<int64_t>(rows.size()),
+                 "LocalBatch::augment: rows [" << slice.offset << ", " << slice.offset + slice.count
+                                               << ") are outside the batch of " << rows.size());
+  data::augment_rows(
+      augmentation, current_.inputs,
+      rows.subspan(static_cast<size_t>(slice.offset), static_cast<size_t>(slice.count)), seed,
+      epoch);
+}
+
 void LocalBatch::prefetch(const data::Dataset& data, const DataShape& shape,
                           std::span<const int64_t> rows) {
   if (mode_ != InputMode::kScatter) return;

@@ -1,12 +1,13 @@
 // LocalBatch: this rank's rows of a global batch, either scattered from rank 0 (which
 // gathers the batch from its data set) or read from this rank's own copy of the data. In
 // scatter mode the next batch can be prefetched: its scatter runs while the current step
-// computes, into a second set of buffers.
+// computes, into a second set of buffers. Training rows may then be augmented in place.
 #pragma once
 
 #include <span>
 
 #include "lockstep/comm/communicator.h"
+#include "lockstep/data/augment.h"
 #include "lockstep/data/dataset.h"
 #include "lockstep/data/partition.h"
 #include "lockstep/parallel/data_parallel.h"
@@ -39,6 +40,12 @@ class LocalBatch {
   // them now; the scatter proceeds during the step). Every rank must call it alike. Does
   // nothing in sharded mode.
   void prefetch(const data::Dataset& data, const DataShape& shape, std::span<const int64_t> rows);
+
+  // Applies `augmentation` in place to the loaded rows, on the host: row i of this rank is
+  // global sample rows[slice().offset + i] of the loaded batch `rows`, in `epoch` of a run
+  // seeded `seed`, so a sample is transformed alike whichever rank holds it.
+  void augment(const data::Augmentation& augmentation, std::span<const int64_t> rows, uint64_t seed,
+               int64_t epoch);
 
   const Tensor& inputs() const { return current_.inputs; }    // [n_r, ...sample_shape]
   const Tensor& targets() const { return current_.targets; }  // [n_r, ...label_shape]

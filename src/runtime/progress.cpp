@@ -93,16 +93,27 @@ void TrainingProgress::on_step(const StepProgress& s) {
   }
 }
 
-void TrainingProgress::on_epoch(int64_t epoch, double loss, double accuracy) {
+void TrainingProgress::on_epoch(int64_t epoch, double loss, double accuracy,
+                                const std::optional<ValidationProgress>& validation) {
   if (!options_.speaker) return;
   const double now = training_seconds();
   const double rate = epoch_.rate(now);
+  char validated[96] = "";
+  if (validation) {
+    std::snprintf(validated, sizeof(validated), "  val_loss %.4f  val_accuracy %.4f%s",
+                  validation->loss, validation->accuracy, validation->best ? " (best)" : "");
+  }
   if (options_.style == ProgressStyle::kBar) std::fputs("\r\033[K", stdout);
-  std::printf("epoch %lld/%lld: loss %.4f  accuracy %.4f  %.0f samples/s  %.1f s\n",
+  std::printf("epoch %lld/%lld: loss %.4f  accuracy %.4f%s  %.0f samples/s  %.1f s\n",
               static_cast<long long>(epoch + 1), static_cast<long long>(options_.epochs), loss,
-              accuracy, rate, now - epoch_start_);
+              accuracy, validated, rate, now - epoch_start_);
   std::fflush(stdout);
   record("epoch", epoch + 1, loss, accuracy, rate);
+  if (validation) {
+    const double seconds = validation->seconds;
+    record("validation", epoch + 1, validation->loss, validation->accuracy,
+           seconds > 0 ? static_cast<double>(validation->samples) / seconds : 0.0, &*validation);
+  }
   epoch_start_ = now;
   epoch_ = Tally{0.0, 0.0, now, 0};
 }
@@ -127,15 +138,19 @@ void TrainingProgress::draw(const StepProgress& s, double now) {
 }
 
 void TrainingProgress::record(const char* kind, int64_t epoch, double loss, double accuracy,
-                              double rate) {
+                              double rate, const ValidationProgress* validation) {
   if (!metrics_.is_open()) return;
-  const nlohmann::json line = {{"kind", kind},
-                               {"step", last_step_},
-                               {"epoch", epoch},
-                               {"loss", loss},
-                               {"accuracy", accuracy},
-                               {"samples_per_s", rate},
-                               {"elapsed_s", wall_seconds()}};
+  nlohmann::json line = {{"kind", kind},
+                         {"step", last_step_},
+                         {"epoch", epoch},
+                         {"loss", loss},
+                         {"accuracy", accuracy},
+                         {"samples_per_s", rate},
+                         {"elapsed_s", wall_seconds()}};
+  if (validation != nullptr) {
+    line["samples"] = validation->samples;
+    line["best"] = validation->best;
+  }
   metrics_ << line.dump() << '\n';
   metrics_.flush();
 }

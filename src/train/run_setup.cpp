@@ -2,6 +2,7 @@
 // (built-in or a file), the hyperparameters given over the defaults or the checkpoint's.
 #include "train/run_setup.h"
 
+#include <algorithm>
 #include <fstream>
 #include <string>
 
@@ -12,15 +13,38 @@ namespace lockstep::train {
 namespace {
 
 nlohmann::json load_spec(const std::string& model) {
-  if (model == "mlp" || model == "cnn") return nn::builtin_spec(model);
+  const std::vector<std::string>& builtin = nn::builtin_model_names();
+  if (std::find(builtin.begin(), builtin.end(), model) != builtin.end()) {
+    return nn::builtin_spec(model);
+  }
   std::ifstream in(model);
   LOCKSTEP_CHECK(in.good(),
-                 "--model must be mlp, cnn or a readable model spec file, found '" << model << "'");
+                 "--model must be mlp, cnn, resnet20, xception or a readable model "
+                 "spec file, found '"
+                     << model << "'");
   try {
     return nlohmann::json::parse(in);
   } catch (const nlohmann::json::exception& e) {
     LOCKSTEP_THROW("--model: '" << model << "' is not valid JSON: " << e.what());
   }
+}
+
+// The spec with every BatchNorm layer in `mode` (sync or ghost); unchanged when mode is empty.
+nlohmann::json with_batch_norm_mode(nlohmann::json spec, const std::string& mode) {
+  if (mode.empty()) return spec;
+  int changed = 0;
+  if (spec.contains("layers") && spec["layers"].is_array()) {
+    for (nlohmann::json& layer : spec["layers"]) {
+      if (layer.is_object() && layer.value("type", std::string()) == "BatchNorm") {
+        layer["mode"] = mode;
+        ++changed;
+      }
+    }
+  }
+  LOCKSTEP_CHECK(changed > 0, "--batch-norm " << mode << ": model '"
+                                              << spec.value("name", std::string("?"))
+                                              << "' has no BatchNorm layer");
+  return spec;
 }
 
 // The given hyperparameters on top of `base` (the checkpoint's, on a resume); what neither
@@ -42,14 +66,18 @@ nlohmann::json hyperparameters(const TrainerOptions& o, nlohmann::json base) {
 
 RunStart fresh_run(const TrainerOptions& o) {
   RunStart run;
-  run.model = nn::build_model(load_spec(o.model), static_cast<uint64_t>(o.seed));
+  run.model = nn::build_model(with_batch_norm_mode(load_spec(o.model), o.batch_norm),
+                              static_cast<uint64_t>(o.seed));
   run.optimizer = optim::make_optimizer(o.optimizer, hyperparameters(o, {}));
   return run;
 }
 
 RunStart resumed_run(const TrainerOptions& o, const io::Checkpoint& ck) {
   RunStart run;
-  const nlohmann::json spec = o.given.model ? load_spec(o.model) : ck.model_spec;
+  // A given --batch-norm that differs from the checkpoint's mode makes another model, which
+  // restoring the checkpoint refuses, naming the difference.
+  const nlohmann::json spec =
+      with_batch_norm_mode(o.given.model ? load_spec(o.model) : ck.model_spec, o.batch_norm);
   try {
     run.model = nn::build_model(spec, ck.state.seed);
   } catch (const Error& e) {

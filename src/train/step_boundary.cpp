@@ -1,5 +1,6 @@
 // Between steps: preemption agreed across ranks, checkpoint cadence (every N steps, every
-// epoch end, and at a stop), the checkpoint-errors policy and the stop reports.
+// epoch end, and at a stop), the best checkpoint, the checkpoint-errors policy (for both) and
+// the stop reports.
 #include "train/step_boundary.h"
 
 #include <string>
@@ -14,12 +15,13 @@ using parallel::FitControl;
 
 StepBoundary::StepBoundary(const TrainerOptions& options, int world_size,
                            parallel::DataParallel& engine, io::CheckpointWriter& writer,
-                           runtime::TrainingProgress& progress)
+                           runtime::TrainingProgress& progress, Validation& validation)
     : options_(options),
       world_size_(world_size),
       engine_(engine),
       writer_(writer),
-      progress_(progress) {}
+      progress_(progress),
+      validation_(validation) {}
 
 FitControl StepBoundary::on_step(const parallel::StepReport& r) {
   // Every step, so that a signal that reached any rank stops all at the same step.
@@ -27,23 +29,33 @@ FitControl StepBoundary::on_step(const parallel::StepReport& r) {
   stopping_ = notice_.requested() || (options_.max_steps > 0 && r.step >= options_.max_steps);
   if (r.batch + 1 == r.batches_per_epoch) return FitControl::kContinue;  // on_epoch decides
   const bool due = options_.checkpoint_every > 0 && r.step % options_.checkpoint_every == 0;
-  if ((due || stopping_) && !save(r.epoch, (r.batch + 1) * options_.batch_size)) {
+  if ((due || stopping_) && !save(writer_, r.epoch, (r.batch + 1) * options_.batch_size)) {
     return FitControl::kStop;
   }
   return stopping_ ? stop() : FitControl::kContinue;
 }
 
 FitControl StepBoundary::on_epoch(int64_t epoch) {
-  if (!save(epoch + 1, 0)) return FitControl::kStop;
+  // The best copy first: the regular checkpoint then records a best that is on disk already.
+  if (validation_.improved_at(epoch)) {
+    io::CheckpointWriter& best = validation_.best_writer();
+    if (!save(best, epoch + 1, 0)) return FitControl::kStop;
+    if (best.last_step() == engine_.step()) {
+      logging::info("best checkpoint: %s (validation accuracy %.4f after epoch %lld)",
+                    best.last_written().c_str(), validation_.best().accuracy,
+                    static_cast<long long>(epoch + 1));
+    }
+  }
+  if (!save(writer_, epoch + 1, 0)) return FitControl::kStop;
   return stopping_ ? stop() : FitControl::kContinue;
 }
 
-bool StepBoundary::save(int64_t epoch, int64_t position_in_epoch) {
+bool StepBoundary::save(io::CheckpointWriter& writer, int64_t epoch, int64_t position_in_epoch) {
   io::SaveOutcome outcome;
   progress_.exclude([&] {
-    outcome =
-        writer_.save(engine_.model(), engine_.optimizer(),
-                     run_state(options_, world_size_, engine_.step(), epoch, position_in_epoch));
+    outcome = writer.save(engine_.model(), engine_.optimizer(),
+                          run_state(options_, world_size_, engine_.step(), epoch, position_in_epoch,
+                                    validation_.best()));
   });
   for (const std::string& warning : outcome.warnings) logging::warn("%s", warning.c_str());
   if (!outcome.failed()) return true;

@@ -1,6 +1,6 @@
 // Trainer::run: binds the device, finds the resume point, builds the model, the engine and the
-// checkpoint writer, trains with the step-boundary policy, then reports the profile and
-// evaluates the test split.
+// checkpoint writers, trains (validating every N epochs) with the step-boundary policy, then
+// reports the profile and evaluates the test split.
 #include "lockstep/train/trainer.h"
 
 #include <memory>
@@ -10,6 +10,7 @@
 #include "lockstep/base/error.h"
 #include "lockstep/base/logging.h"
 #include "lockstep/base/profiler.h"
+#include "lockstep/data/augment.h"
 #include "lockstep/data/data_source.h"
 #include "lockstep/data/sampler.h"
 #include "lockstep/io/checkpoint_writer.h"
@@ -22,6 +23,7 @@
 #include "train/resume.h"
 #include "train/run_setup.h"
 #include "train/step_boundary.h"
+#include "train/validation.h"
 
 namespace lockstep::train {
 
@@ -46,14 +48,21 @@ data::TrainTestData load_data(const TrainerOptions& o, const parallel::DataParal
 
 void describe_run(const TrainerOptions& o, int world_size, const Device& device,
                   parallel::DataParallel& dp, const data::TrainTestData& data,
-                  const std::optional<io::Checkpoint>& checkpoint) {
+                  const TrainingSets& sets, const std::optional<io::Checkpoint>& checkpoint) {
   logging::info("model %s: %lld parameters; %s x %d ranks, %s input; optimizer %s, lr %g",
                 dp.model().name().c_str(), static_cast<long long>(dp.model().parameter_count()),
                 device.str().c_str(), world_size, o.input.c_str(), o.optimizer.c_str(),
                 static_cast<double>(dp.optimizer().learning_rate()));
-  logging::info("data %s: train %lld samples, test %lld; global batch %lld", o.data.c_str(),
-                static_cast<long long>(data.train.size()), static_cast<long long>(data.test.size()),
-                static_cast<long long>(o.batch_size));
+  logging::info("data %s: train %lld samples, test %lld; global batch %lld; augment %s",
+                o.data.c_str(), static_cast<long long>(sets.train.size()),
+                static_cast<long long>(data.test.size()), static_cast<long long>(o.batch_size),
+                o.augment.c_str());
+  if (o.validate_every > 0) {
+    logging::info("validation every %lld epochs on %s (%lld samples)%s%s",
+                  static_cast<long long>(o.validate_every), sets.validation_name.c_str(),
+                  static_cast<long long>(sets.validation.size()),
+                  o.best_checkpoint.empty() ? "" : "; best checkpoint ", o.best_checkpoint.c_str());
+  }
   if (!checkpoint) return;
   const io::TrainerState& start = checkpoint->state;
   logging::info("resuming '%s' at epoch %lld, sample %lld, step %lld (saved by %d ranks)",
@@ -66,7 +75,7 @@ void describe_run(const TrainerOptions& o, int world_size, const Device& device,
 // code the step boundaries decided.
 int fit(const TrainerOptions& o, parallel::DataParallel& dp, const data::Dataset& train,
         const io::TrainerState& start, runtime::TrainingProgress& progress,
-        const Trainer::StepObserver& observer, StepBoundary& boundary) {
+        const Trainer::StepObserver& observer, Validation& validation, StepBoundary& boundary) {
   if (start.epoch >= o.epochs) {
     logging::info("the run is complete at epoch %lld of %lld: nothing to train",
                   static_cast<long long>(start.epoch), static_cast<long long>(o.epochs));
@@ -83,14 +92,23 @@ int fit(const TrainerOptions& o, parallel::DataParallel& dp, const data::Dataset
   fit.seed = static_cast<uint64_t>(o.seed);
   fit.initial_epoch = start.epoch;
   fit.initial_batch = start.position_in_epoch / o.batch_size;
+  fit.augmentation = data::parse_augmentation(o.augment);
   const auto on_step = [&](const parallel::StepReport& r) {
     progress.on_step({r.step, r.epoch, r.batch, r.batches_per_epoch, r.batch_metrics.samples,
                       r.batch_metrics.loss, r.batch_metrics.accuracy});
     if (observer) observer(r);
     return boundary.on_step(r);
   };
+  // Validation comes before the epoch's checkpoint, which then records the best so far.
   const auto on_epoch = [&](int64_t epoch, const parallel::Metrics& m) {
-    progress.on_epoch(epoch, m.loss, m.accuracy);
+    const std::optional<EpochValidation> v = validation.after_epoch(epoch);
+    std::optional<runtime::ValidationProgress> shown;
+    if (v) {
+      shown = runtime::ValidationProgress{v->metrics.loss, v->metrics.accuracy, v->metrics.samples,
+                                          v->seconds, v->best};
+    }
+    progress.on_epoch(epoch, m.loss, m.accuracy, shown);
+    if (v) validation.report(*v);
     return boundary.on_epoch(epoch);
   };
   dp.fit(train, fit, on_step, on_epoch);
@@ -150,6 +168,7 @@ int Trainer::run() {
   const io::CheckpointTarget target{o.checkpoint, o.checkpoint_dir, o.keep_checkpoints};
   const std::optional<io::Checkpoint> checkpoint = find_resume_point(world_, options_, target);
   validate_lr_schedule(o.lr_schedule, true);  // with the checkpoint's schedule adopted
+  validate_validation_options(o);             // with the checkpoint's validate_every adopted
   RunStart run = checkpoint ? resumed_run(o, *checkpoint) : fresh_run(o);
   const int rank = world_.rank();
   io::CheckpointWriter writer(world_, target, checkpoint ? checkpoint->path : "",
@@ -159,7 +178,8 @@ int Trainer::run() {
                               });
   const parallel::DataParallelOptions engine = engine_options(o);
   const data::TrainTestData data = load_data(o, engine, rank);
-  const int64_t epoch_steps = steps_per_epoch(o, world_, data.train);
+  const TrainingSets sets = training_sets(o, data);
+  const int64_t epoch_steps = steps_per_epoch(o, world_, sets.train);
   run.optimizer = scheduled_optimizer(std::move(run.optimizer), o.lr_schedule, epoch_steps,
                                       o.epochs, run.state.step);
   // DataParallel sets the deadline on the communicator it gets. A GPU's is made over the world
@@ -171,16 +191,20 @@ int Trainer::run() {
   parallel::DataParallel dp(*run.model, communicator.get(), device, engine);
   dp.compile(std::make_unique<nn::CrossEntropyLoss>(), std::move(run.optimizer));
   dp.set_step(run.state.step);
-  describe_run(o, world_.size(), device, dp, data, checkpoint);
+  describe_run(o, world_.size(), device, dp, data, sets, checkpoint);
   describe_schedule(o.lr_schedule, epoch_steps);
   runtime::TrainingProgress progress({rank == 0, runtime::parse_progress_style(o.progress),
                                       o.epochs, o.log_every, o.metrics, checkpoint.has_value(),
                                       run.state.step, run.state.epoch});
-  StepBoundary boundary(o, world_.size(), dp, writer, progress);
+  Validation validation(
+      o, world_, dp, sets.validation, sets.validation_name,
+      checkpoint ? read_best_validation(checkpoint->state.extra) : BestValidation{}, progress);
+  StepBoundary boundary(o, world_.size(), dp, writer, progress, validation);
   summary_.resumed_from = checkpoint ? checkpoint->path : std::filesystem::path();
   summary_.first_step = run.state.step;
-  summary_.exit_code = fit(o, dp, data.train, run.state, progress, observer_, boundary);
+  summary_.exit_code = fit(o, dp, sets.train, run.state, progress, observer_, validation, boundary);
   summary_.last_step = dp.step();
+  summary_.validations = validation.results();
   summary_.last_checkpoint = writer.last_written();
   if (summary_.exit_code != kExitOk) return summary_.exit_code;
 

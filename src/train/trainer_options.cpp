@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "lockstep/base/error.h"
+#include "lockstep/data/augment.h"
 #include "lockstep/optim/optimizer.h"
 #include "lockstep/parallel/data_parallel.h"
 #include "lockstep/runtime/progress.h"
@@ -40,8 +41,29 @@ void validate_options(const TrainerOptions& o) {
   LOCKSTEP_CHECK(
       o.collective_timeout > 0 && std::isfinite(o.collective_timeout),
       "--collective-timeout must be a positive number of seconds, found " << o.collective_timeout);
-  runtime::parse_progress_style(o.progress);  // throws naming the accepted styles
-  parallel::parse_input_mode(o.input);        // throws naming the accepted modes
+  runtime::parse_progress_style(o.progress);         // throws naming the accepted styles
+  parallel::parse_input_mode(o.input);               // throws naming the accepted modes
+  data::parse_augmentation(o.augment, "--augment");  // throws naming the accepted names
+  LOCKSTEP_CHECK(o.batch_norm.empty() || o.batch_norm == "sync" || o.batch_norm == "ghost",
+                 "--batch-norm must be sync or ghost, found '" << o.batch_norm << "'");
+  LOCKSTEP_CHECK(o.validate_every >= 0,
+                 "--validate-every must be at least 0 (0: never), found " << o.validate_every);
+  // NaN fails every comparison, so it is refused too.
+  LOCKSTEP_CHECK(o.validation_split == 0 || (o.validation_split > 0 && o.validation_split < 1),
+                 "--validation-split must be a fraction in (0, 1), found " << o.validation_split);
+  LOCKSTEP_CHECK(o.best_checkpoint.empty() || o.best_checkpoint != o.checkpoint,
+                 "--best-checkpoint must differ from --checkpoint, found '" << o.best_checkpoint
+                                                                            << "' for both");
+  if (o.resume.empty()) validate_validation_options(o);
+}
+
+void validate_validation_options(const TrainerOptions& o) {
+  LOCKSTEP_CHECK(o.validation_split == 0 || o.validate_every > 0,
+                 "--validation-split needs --validate-every (the held-out samples would never "
+                 "be evaluated)");
+  LOCKSTEP_CHECK(o.best_checkpoint.empty() || o.validate_every > 0,
+                 "--best-checkpoint needs --validate-every (it keeps the checkpoint with the best "
+                 "validation accuracy)");
 }
 
 }  // namespace lockstep::train

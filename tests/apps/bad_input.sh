@@ -46,6 +46,14 @@ expect_bad_input "train --batch-size 0" "$train" "${data[@]}" --batch-size 0
 expect_bad_input "train --optimizer bogus" "$train" "${data[@]}" --optimizer bogus
 expect_bad_input "train --input bogus" "$train" "${data[@]}" --input bogus
 expect_bad_input "train --lr -1" "$train" "${data[@]}" --lr -1
+expect_bad_input "train --augment rotate" "$train" "${data[@]}" --augment rotate
+expect_bad_input "train --validate-every -1" "$train" "${data[@]}" --validate-every -1
+expect_bad_input "train --validation-split 1" "$train" "${data[@]}" --validate-every 1 \
+  --validation-split 1
+expect_bad_input "train --validation-split without --validate-every" "$train" "${data[@]}" \
+  --validation-split 0.1
+expect_bad_input "train --best-checkpoint in a missing folder" "$train" "${data[@]}" \
+  --validate-every 1 --best-checkpoint "$work/none/best.safetensors"
 expect_bad_input "train --model missing.json" "$train" "${data[@]}" --model "$work/missing.json"
 expect_bad_input "train --device cuda:99" "$train" "${data[@]}" --device cuda:99
 expect_bad_input "train --device bogus" "$train" "${data[@]}" --device bogus

@@ -17,6 +17,7 @@
 #include "lockstep/backend/backend.h"
 #include "lockstep/base/error.h"
 #include "lockstep/nn/model.h"
+#include "support/model_values.h"
 #include "support/test_support.h"
 
 // Skips the current test with "no CUDA device: <reason>" when no GPU answers.
@@ -68,12 +69,7 @@ inline double relative_error(const std::vector<float>& actual, const std::vector
 
 // Every parameter of `model`, concatenated in parameter order, read back to the host.
 inline std::vector<float> model_weights(nn::Model& model) {
-  std::vector<float> all;
-  for (nn::Parameter* p : model.parameters()) {
-    const std::vector<float> v = p->value.to_vector();
-    all.insert(all.end(), v.begin(), v.end());
-  }
-  return all;
+  return testing::parameter_values(model);
 }
 
 // A block of n values of T in GPU 0's memory, released on destruction.

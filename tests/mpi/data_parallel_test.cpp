@@ -22,6 +22,7 @@
 #include "lockstep/runtime/device_binding.h"
 #include "lockstep/runtime/device_communicator.h"
 #include "mpi_test.h"
+#include "support/model_values.h"
 #include "support/test_support.h"
 
 namespace lockstep::parallel {
@@ -72,14 +73,7 @@ struct Replica {
                     optim::make_optimizer("sgd", {{"lr", 0.1}, {"momentum", 0.9}}));
   }
 
-  std::vector<float> weights() {
-    std::vector<float> all;
-    for (nn::Parameter* p : model->parameters()) {
-      const std::vector<float> v = p->value.to_vector();
-      all.insert(all.end(), v.begin(), v.end());
-    }
-    return all;
-  }
+  std::vector<float> weights() { return testing::parameter_values(*model); }
 };
 
 // max |a - b| / max |b|: the equivalence measure of the design.
@@ -290,18 +284,8 @@ TEST(DataParallelTest, RanksStartFromRankZerosWeights) {
   // Each rank seeds its model differently; the engine must broadcast rank 0's weights.
   auto model = nn::build_model(model_spec(), 100 + static_cast<uint64_t>(world().rank()));
   DataParallel engine(*model, world(), Device::cpu());
-  std::vector<float> mine;
-  for (nn::Parameter* p : model->parameters()) {
-    const std::vector<float> v = p->value.to_vector();
-    mine.insert(mine.end(), v.begin(), v.end());
-  }
   auto rank0_model = nn::build_model(model_spec(), 100);
-  std::vector<float> rank0;
-  for (nn::Parameter* p : rank0_model->parameters()) {
-    const std::vector<float> v = p->value.to_vector();
-    rank0.insert(rank0.end(), v.begin(), v.end());
-  }
-  EXPECT_EQ(mine, rank0);
+  EXPECT_EQ(testing::parameter_values(*model), testing::parameter_values(*rank0_model));
 }
 
 }  // namespace

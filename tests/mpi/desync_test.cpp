@@ -18,6 +18,7 @@
 #include "lockstep/optim/optimizer.h"
 #include "lockstep/parallel/data_parallel.h"
 #include "mpi_test.h"
+#include "support/model_values.h"
 
 namespace lockstep::parallel {
 namespace {
@@ -45,14 +46,7 @@ struct Replica {
     engine->compile(nn::make_loss("cross_entropy"), optim::make_optimizer("sgd", {{"lr", 0.1}}));
   }
 
-  std::vector<float> weights() const {
-    std::vector<float> all;
-    for (nn::Parameter* p : model->parameters()) {
-      const std::vector<float> v = p->value.to_vector();
-      all.insert(all.end(), v.begin(), v.end());
-    }
-    return all;
-  }
+  std::vector<float> weights() const { return testing::parameter_values(*model); }
 };
 
 FitOptions four_steps() {

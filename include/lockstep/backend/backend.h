@@ -239,6 +239,31 @@ class Backend {
                                    const float* mean, const float* rstd, float* dx, float* dweight,
                                    float* dbias, int64_t rows, int64_t cols) = 0;
 
+  // --- batch normalization over the channels of [batch, channels, spatial] ------------------
+  // (NCHW images with spatial = height * width; [batch, features] with spatial = 1.) Per
+  // channel c: xhat = (x - mean[c]) * rstd[c] in float.
+  // sums[c] = the sum of x over the call's images and positions of channel c, and
+  // sums[channels + c] = the sum of x * x, in double; the sums depend on the call's elements
+  // alone (a fixed order for a given shape). Zeros for an empty batch.
+  virtual void batch_norm_sums(const float* x, int64_t batch, int64_t channels, int64_t spatial,
+                               double* sums) = 0;
+  // y = xhat * weight[c] + bias[c], in float.
+  virtual void batch_norm_forward(const float* x, const float* mean, const float* rstd,
+                                  const float* weight, const float* bias, float* y, int64_t batch,
+                                  int64_t channels, int64_t spatial) = 0;
+  // sums[c] = the sum of dy and sums[channels + c] = the sum of dy * xhat over channel c, in
+  // double, as batch_norm_sums sums. Zeros for an empty batch.
+  virtual void batch_norm_backward_sums(const float* x, const float* dy, const float* mean,
+                                        const float* rstd, int64_t batch, int64_t channels,
+                                        int64_t spatial, double* sums) = 0;
+  // dx = weight[c] * rstd[c] * (dy - mean_dy[c] - xhat * mean_dy_xhat[c]), in float: the input
+  // gradient of batch normalization given the means of dy and dy * xhat over the batch the
+  // statistics came from.
+  virtual void batch_norm_backward_input(const float* x, const float* dy, const float* mean,
+                                         const float* rstd, const float* weight,
+                                         const float* mean_dy, const float* mean_dy_xhat, float* dx,
+                                         int64_t batch, int64_t channels, int64_t spatial) = 0;
+
  protected:
   // This backend's memory for the length of one call (workspaces), given back on scope exit.
   // The allocators cache blocks, so a workspace per call costs no system allocation.

@@ -1,7 +1,7 @@
-// Checkpoints: one safetensors file holding the model parameters under their names
-// ("0.weight", Dense weights [out, in]), the optimizer state under "optim/<name>", and in its
-// metadata the model spec, the optimizer and its hyperparameters, the trainer state and a
-// checksum of everything else.
+// Checkpoints: one safetensors file holding the model parameters and buffers under their names
+// ("0.weight", Dense weights [out, in]; "1.running_mean"), the optimizer state under
+// "optim/<name>", and in its metadata the model spec, the optimizer and its hyperparameters, the
+// trainer state and a checksum of everything else.
 #pragma once
 
 #include <cstdint>

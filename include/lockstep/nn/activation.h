@@ -6,6 +6,7 @@
 
 #include "lockstep/backend/backend.h"
 #include "lockstep/nn/layer.h"
+#include "lockstep/nn/saved_passes.h"
 
 namespace lockstep::nn {
 
@@ -24,8 +25,11 @@ class ActivationLayer final : public Layer {
 
  private:
   backend::Activation kind_;
-  Tensor input_;   // x of the last forward
-  Tensor output_;  // f(x) of the last forward
+  struct Saved {
+    Tensor input;   // x
+    Tensor output;  // f(x)
+  };
+  SavedPasses<Saved> saved_;  // of each pass
 };
 
 // The activation kind named by a spec type ("ReLU", ...); false when it names none.

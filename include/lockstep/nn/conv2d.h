@@ -7,6 +7,7 @@
 
 #include "lockstep/nn/conv_window.h"
 #include "lockstep/nn/layer.h"
+#include "lockstep/nn/saved_passes.h"
 
 namespace lockstep::nn {
 
@@ -40,7 +41,7 @@ class Conv2D final : public Layer {
   std::string kernel_initializer_;
   Parameter weight_;
   Parameter bias_;
-  Tensor input_;  // [batch, in_channels, height, width] of the last forward
+  SavedPasses<Tensor> inputs_;  // [batch, in_channels, height, width] of each pass
 };
 
 }  // namespace lockstep::nn

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "lockstep/nn/layer.h"
+#include "lockstep/nn/saved_passes.h"
 
 namespace lockstep::nn {
 
@@ -35,7 +36,7 @@ class Dense final : public Layer {
   std::string kernel_initializer_;
   Parameter weight_;
   Parameter bias_;
-  Tensor input_;  // [batch, in_features] of the last forward
+  SavedPasses<Tensor> inputs_;  // [batch, in_features] of each pass
 };
 
 }  // namespace lockstep::nn

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "lockstep/nn/layer.h"
+#include "lockstep/nn/saved_passes.h"
 
 namespace lockstep::nn {
 
@@ -27,10 +28,12 @@ class Dropout final : public Layer {
  private:
   double rate_;  // kept as given, so the spec shows it unchanged
   uint32_t stream_;
-  bool training_ = false;  // mode of the last forward
-  bool has_forward_ = false;
-  Shape output_shape_;  // [batch, ...] of the last forward
-  Tensor mask_;         // [batch, elements per sample]: 0 or 1/(1-rate), training only
+  struct Saved {
+    Shape output_shape;  // [batch, ...]
+    Device device = Device::cpu();
+    Tensor mask;  // [batch, elements per sample]: 0 or 1/(1-rate); undefined in eval mode
+  };
+  SavedPasses<Saved> saved_;  // of each pass
 };
 
 }  // namespace lockstep::nn

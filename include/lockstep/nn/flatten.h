@@ -4,6 +4,7 @@
 #include <string>
 
 #include "lockstep/nn/layer.h"
+#include "lockstep/nn/saved_passes.h"
 
 namespace lockstep::nn {
 
@@ -16,8 +17,7 @@ class Flatten final : public Layer {
   Tensor backward(const Tensor& dy) override;
 
  private:
-  Shape input_shape_;  // [batch, ...] of the last forward
-  bool has_forward_ = false;
+  SavedPasses<Shape> input_shapes_;  // [batch, ...] of each pass
 };
 
 }  // namespace lockstep::nn

@@ -6,6 +6,7 @@
 
 #include "lockstep/backend/backend.h"
 #include "lockstep/nn/layer.h"
+#include "lockstep/nn/saved_passes.h"
 
 namespace lockstep::nn {
 
@@ -19,8 +20,7 @@ class GlobalAveragePooling2D final : public Layer {
   Tensor backward(const Tensor& dy) override;
 
  private:
-  Shape input_shape_;  // [batch, channels, height, width] of the last forward
-  Device device_ = Device::cpu();
+  SavedPasses<ShapeOn> inputs_;  // [batch, channels, height, width] of each pass
 };
 
 }  // namespace lockstep::nn

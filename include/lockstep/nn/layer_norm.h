@@ -6,6 +6,7 @@
 #include <string>
 
 #include "lockstep/nn/layer.h"
+#include "lockstep/nn/saved_passes.h"
 
 namespace lockstep::nn {
 
@@ -38,8 +39,11 @@ class LayerNorm final : public Layer {
   bool elementwise_affine_;
   Parameter weight_;
   Parameter bias_;
-  Tensor input_;       // [batch, ...normalized_shape] of the last forward
-  Tensor statistics_;  // [2, batch]: each row's mean, then its 1/sqrt(variance + eps)
+  struct Saved {
+    Tensor input;       // [batch, ...normalized_shape]
+    Tensor statistics;  // [2, batch]: each row's mean, then its 1/sqrt(variance + eps)
+  };
+  SavedPasses<Saved> saved_;  // of each pass
 };
 
 }  // namespace lockstep::nn

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "lockstep/nn/activation.h"
+#include "lockstep/nn/batch_norm.h"
 #include "lockstep/nn/conv2d.h"
 #include "lockstep/nn/conv_window.h"
 #include "lockstep/nn/dense.h"

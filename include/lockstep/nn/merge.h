@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "lockstep/nn/layer.h"
+#include "lockstep/nn/saved_passes.h"
 
 namespace lockstep::nn {
 
@@ -19,9 +20,11 @@ class Add final : public MultiInputLayer {
   std::vector<Tensor> backward_inputs(const Tensor& dy) override;
 
  private:
-  Shape output_shape_;  // with the batch, of the last forward
-  Device device_;       // of the last forward
-  size_t inputs_ = 0;   // of the last forward
+  struct Saved {
+    ShapeOn output;  // with the batch
+    size_t inputs = 0;
+  };
+  SavedPasses<Saved> saved_;  // of each pass
 };
 
 // Joins its inputs along the first per-sample axis: [C_i, H, W] -> [sum C_i, H, W] (channels of
@@ -35,9 +38,11 @@ class Concatenate final : public MultiInputLayer {
   std::vector<Tensor> backward_inputs(const Tensor& dy) override;
 
  private:
-  std::vector<Shape> input_shapes_;  // with the batch, of the last forward
-  Shape output_shape_;               // with the batch, of the last forward
-  Device device_;                    // of the last forward
+  struct Saved {
+    std::vector<Shape> input_shapes;  // with the batch
+    ShapeOn output;                   // with the batch
+  };
+  SavedPasses<Saved> saved_;  // of each pass
 };
 
 }  // namespace lockstep::nn

@@ -7,6 +7,7 @@
 
 #include "lockstep/backend/backend.h"
 #include "lockstep/nn/layer.h"
+#include "lockstep/nn/saved_passes.h"
 
 namespace lockstep::nn {
 
@@ -28,7 +29,7 @@ class Pool2D : public Layer {
 
   bool max_;
   int64_t pool_h_, pool_w_, stride_h_, stride_w_;
-  Tensor input_;  // [batch, channels, height, width] of the last forward
+  SavedPasses<Tensor> inputs_;  // [batch, channels, height, width] of each pass
 };
 
 // Each output is the maximum of its window; the gradient goes to the window's first maximum.

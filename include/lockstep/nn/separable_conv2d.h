@@ -10,6 +10,7 @@
 #include "lockstep/nn/conv_window.h"
 #include "lockstep/nn/depthwise_conv2d.h"
 #include "lockstep/nn/layer.h"
+#include "lockstep/nn/saved_passes.h"
 
 namespace lockstep::nn {
 
@@ -51,7 +52,7 @@ class SeparableConv2D final : public Layer {
   std::string kernel_initializer_;
   DepthwiseConv2D depthwise_;
   Conv2D pointwise_;
-  Tensor input_;  // [batch, in_channels, height, width] of the last forward
+  SavedPasses<Tensor> inputs_;  // [batch, in_channels, height, width] of each pass
 };
 
 }  // namespace lockstep::nn

@@ -12,6 +12,7 @@
 
 #include "lockstep/base/device.h"
 #include "lockstep/comm/communicator.h"
+#include "lockstep/data/augment.h"
 #include "lockstep/data/dataset.h"
 #include "lockstep/nn/loss.h"
 #include "lockstep/nn/model.h"
@@ -22,6 +23,7 @@ namespace lockstep::parallel {
 
 class GradientBuckets;
 class GradientReducer;
+class GatheredPartials;
 
 // Loss and accuracy over `samples` rows, reduced across ranks: loss is the mean of the
 // per-sample losses, accuracy the fraction of rows whose argmax matches the label.
@@ -66,6 +68,9 @@ struct FitOptions {
   bool shuffle = true;
   int64_t initial_epoch = 0;
   int64_t initial_batch = 0;  // batches of initial_epoch already done
+  // Transforms of each training row (never of evaluate's or predict's), keyed by (seed, epoch,
+  // global sample id): applied to this rank's rows on the host, before they go to the device.
+  data::Augmentation augmentation;
 };
 
 // What fit reports after every step (on every rank; metrics already reduced across ranks).
@@ -101,7 +106,8 @@ class DataParallel {
   // every step `on_step`, after every epoch `on_epoch`, may return FitControl::kStop: fit then
   // returns at once, with the metrics of the epoch so far when it stops within one.
   // Before the first step the ranks check that they agree on the step, the epochs and their
-  // length, the options and the gradient bucket layout; at the start of every step, on the
+  // length, the options (the augmentation included; an enabled one needs samples [C, H, W])
+  // and the gradient bucket layout; at the start of every step, on the
   // step, epoch and batch. A mismatch is an Error on every rank naming what differs, before
   // any gradient is reduced. Each step starts with the LOCKSTEP_FAULT test hook
   // (runtime::inject_fault_at_step).
@@ -131,10 +137,8 @@ class DataParallel {
   // Forward and loss in eval mode on this rank's rows of an evaluation batch; returns the
   // metrics summed over ranks.
   nn::LossValue evaluate_batch(const Tensor& inputs, const Tensor& targets, int64_t first_sample);
-  // Forward over `inputs` and the loss against `targets`, added into loss_totals_; leaves the
-  // loss gradient in output_grad_.
-  void forward_and_loss(const Tensor& inputs, const Tensor& targets,
-                        const nn::ForwardContext& context);
+  // How many passes each rank runs in a training step of `batch_rows` rows.
+  std::vector<int64_t> passes_per_rank(int64_t batch_rows) const;
   // Loss sum, rows and correct rows, each summed over every rank.
   nn::LossValue sum_over_ranks(const nn::LossValue& local);
   void check_compiled(const char* what) const;
@@ -153,8 +157,10 @@ class DataParallel {
   std::unique_ptr<GradientBuckets> buckets_;
   std::unique_ptr<GradientReducer> reducer_;  // exact or fast (options_.micro_batch)
   std::vector<std::vector<nn::Parameter*>> layer_parameters_;  // by layer index
-  Tensor output_grad_;                                         // reused across steps
-  std::unique_ptr<nn::LossAccumulator> loss_totals_;           // a step's loss, summed on device_
+  std::vector<Tensor> output_grads_;                  // per pass of a step; reused across steps
+  Tensor eval_grad_;                                  // the loss gradient evaluation drops; reused
+  std::unique_ptr<nn::LossAccumulator> loss_totals_;  // a step's loss, summed on device_
+  std::unique_ptr<GatheredPartials> step_partials_;   // BatchNorm's per-pass sums, all ranks
   int64_t step_ = 0;
 };
 

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <fstream>
 #include <functional>
+#include <optional>
 #include <string>
 
 namespace lockstep::runtime {
@@ -42,6 +43,15 @@ struct StepProgress {
   double accuracy = 0.0;  // fraction of the batch
 };
 
+// An evaluation at the end of an epoch (validation), shown in the epoch's line.
+struct ValidationProgress {
+  double loss = 0.0;      // mean over the samples
+  double accuracy = 0.0;  // fraction of the samples
+  int64_t samples = 0;
+  double seconds = 0.0;  // the evaluation's wall time
+  bool best = false;     // the best accuracy of the run so far
+};
+
 class TrainingProgress {
  public:
   // Opens the metrics log; throws lockstep::Error when it cannot be written.
@@ -50,8 +60,10 @@ class TrainingProgress {
   // Records {"kind": "step", ...} every log_every steps (loss, accuracy and samples/s over
   // those steps) and redraws the bar.
   void on_step(const StepProgress& step);
-  // Prints the epoch's line and records {"kind": "epoch", ...}.
-  void on_epoch(int64_t epoch, double loss, double accuracy);
+  // Prints the epoch's line and records {"kind": "epoch", ...}; with a validation, the line
+  // shows it too and {"kind": "validation", ..., "samples", "best"} follows.
+  void on_epoch(int64_t epoch, double loss, double accuracy,
+                const std::optional<ValidationProgress>& validation = std::nullopt);
   // Records {"kind": "test", ...} for the final evaluation, which took `seconds`.
   void on_test(double loss, double accuracy, int64_t samples, double seconds);
   // Runs `work` (a checkpoint, an evaluation) with the training clock stopped.
@@ -71,7 +83,9 @@ class TrainingProgress {
 
   double training_seconds() const { return wall_seconds() - excluded_; }
   void draw(const StepProgress& step, double now);
-  void record(const char* kind, int64_t epoch, double loss, double accuracy, double rate);
+  // One line of the metrics log; a validation adds its sample count and whether it was best.
+  void record(const char* kind, int64_t epoch, double loss, double accuracy, double rate,
+              const ValidationProgress* validation = nullptr);
 
   ProgressOptions options_;
   std::ofstream metrics_;

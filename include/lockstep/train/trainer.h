@@ -1,6 +1,7 @@
 // Trainer: a whole training run as the train program makes it, on every rank of a job: resume
 // (a checkpoint file or "auto"), checkpoint cadence and folder policy, stops at max_steps or
-// on a preemption signal, progress and metrics log, the final test evaluation and the profile.
+// on a preemption signal, validation every N epochs and the best checkpoint, progress and
+// metrics log, the final test evaluation and the profile.
 #pragma once
 
 #include <cstdint>
@@ -8,6 +9,7 @@
 #include <functional>
 #include <optional>
 #include <utility>
+#include <vector>
 
 #include "lockstep/base/exit_codes.h"
 #include "lockstep/comm/communicator.h"
@@ -16,6 +18,17 @@
 #include "lockstep/train/trainer_options.h"
 
 namespace lockstep::train {
+
+// An evaluation at the end of an epoch (--validate-every), on the test split or the held-out
+// training samples (--validation-split).
+struct EpochValidation {
+  int64_t epoch = 0;  // 1-based: the epoch it ended
+  parallel::Metrics metrics;
+  double seconds = 0.0;  // the evaluation's wall time
+  // Its accuracy is above every earlier one of the run (also those before a resume); the
+  // best checkpoint, if any, was written after it.
+  bool best = false;
+};
 
 // How a run went, the same on every rank.
 struct RunSummary {
@@ -29,6 +42,8 @@ struct RunSummary {
   // The final evaluation on the test split; none when the run ended with another exit code
   // than kExitOk.
   std::optional<parallel::Metrics> test;
+  // The validations this run made, in order (none without validate_every).
+  std::vector<EpochValidation> validations;
 };
 
 class Trainer {
@@ -44,7 +59,7 @@ class Trainer {
   Trainer(runtime::Runtime& runtime, TrainerOptions options);
 
   // Collective: every rank runs it. Trains up to options.epochs (or max_steps), checkpointing
-  // on the way, then evaluates the test split. Returns the exit code:
+  // and validating on the way, then evaluates the test split. Returns the exit code:
   //   kExitOk                the run ended, or stopped at max_steps with a checkpoint
   //   kExitPreempted         a preemption signal reached some rank (once the program called
   //                          runtime::install_preemption_handlers): every rank stopped at the

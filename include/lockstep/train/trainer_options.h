@@ -1,6 +1,6 @@
-// TrainerOptions: everything a training run is told (model, data, optimizer, checkpoints,
-// resume, stops, logging, device), with the train program's defaults, and the check of their
-// values that every run makes before it starts.
+// TrainerOptions: everything a training run is told (model, data, augmentation, optimizer,
+// validation, checkpoints, resume, stops, logging, device), with the train program's defaults,
+// and the check of their values that every run makes before it starts.
 #pragma once
 
 #include <cstdint>
@@ -34,10 +34,16 @@ struct GivenSettings {
   bool lr_steps = false;
   bool lr_decay = false;
   bool warmup_epochs = false;
+  bool augment = false;
+  bool validate_every = false;
+  bool validation_split = false;
 };
 
 struct TrainerOptions {
-  std::string model = "mlp";  // a built-in model (mlp, cnn) or the path of a JSON model spec
+  std::string model = "mlp";  // a built-in model (nn::builtin_model_names) or a JSON spec path
+  // Empty: each BatchNorm layer's mode as the spec says. "sync" or "ghost": every BatchNorm
+  // layer's mode (nn::BatchNormMode), written into the spec the run builds and records.
+  std::string batch_norm;
   std::string data = "fashion-mnist";  // a data source text (data::load_train_test)
   int64_t epochs = 1;                  // epochs of the whole run (a resume continues up to it)
   int64_t batch_size = 128;            // global batch, split across ranks
@@ -48,7 +54,10 @@ struct TrainerOptions {
   // The rate of each step: the base rate above, scheduled (--lr-schedule, --lr-steps,
   // --lr-decay, --warmup-epochs).
   LrSchedule lr_schedule;
-  int64_t seed = 1;               // weights, data order and dropout
+  int64_t seed = 1;  // weights, data order and dropout
+  // Transforms of the training images (data::parse_augmentation): none, crop, flip or
+  // crop,flip; keyed by (seed, epoch, sample), so any number of ranks trains alike.
+  std::string augment = "none";
   std::string input = "scatter";  // parallel::parse_input_mode: scatter or sharded
   double bucket_mb = 25.0;        // gradient fusion bucket size in MiB
   int64_t micro_batch = 16;       // DataParallelOptions::micro_batch (0: off)
@@ -57,6 +66,12 @@ struct TrainerOptions {
   int64_t checkpoint_every = 0;   // also checkpoint every N steps (0: at epoch ends only)
   int64_t keep_checkpoints = 2;   // checkpoint_dir keeps the newest this many
   std::string checkpoint_errors = "stop";  // a failed checkpoint: stop (exit 5) or continue
+  // Evaluate after every Nth epoch (0: never): on the test split, or with validation_split in
+  // (0, 1) on the last round(F x N) training samples, which training then leaves out.
+  int64_t validate_every = 0;
+  double validation_split = 0.0;
+  // A copy of the checkpoint with the best validation accuracy so far (none).
+  std::string best_checkpoint;
   // Empty: a fresh run. A path: continue the run saved there. "auto": the newest valid
   // checkpoint of checkpoint_dir (or the checkpoint file), else a fresh run.
   std::string resume;
@@ -75,5 +90,10 @@ struct TrainerOptions {
 // Throws lockstep::Error naming the first option (by its train flag, "--epochs") whose value
 // is out of range or not one of the accepted texts, and the value found.
 void validate_options(const TrainerOptions& options);
+
+// Throws lockstep::Error when --validation-split or --best-checkpoint is given without
+// --validate-every. validate_options makes this check for a fresh run; a resumed run makes it
+// once it has adopted the checkpoint's --validate-every.
+void validate_validation_options(const TrainerOptions& options);
 
 }  // namespace lockstep::train

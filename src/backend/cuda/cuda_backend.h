@@ -144,6 +144,20 @@ class CudaBackend final : public Backend {
                            const float* rstd, float* dx, float* dweight, float* dbias, int64_t rows,
                            int64_t cols) override;
 
+  // batch_norm.cu
+  void batch_norm_sums(const float* x, int64_t batch, int64_t channels, int64_t spatial,
+                       double* sums) override;
+  void batch_norm_forward(const float* x, const float* mean, const float* rstd, const float* weight,
+                          const float* bias, float* y, int64_t batch, int64_t channels,
+                          int64_t spatial) override;
+  void batch_norm_backward_sums(const float* x, const float* dy, const float* mean,
+                                const float* rstd, int64_t batch, int64_t channels, int64_t spatial,
+                                double* sums) override;
+  void batch_norm_backward_input(const float* x, const float* dy, const float* mean,
+                                 const float* rstd, const float* weight, const float* mean_dy,
+                                 const float* mean_dy_xhat, float* dx, int64_t batch,
+                                 int64_t channels, int64_t spatial) override;
+
  private:
   // conv.cu: im2col/col2im of `count` consecutive images (columns [patch, count*spatial]),
   // y[j, i, :] = x[i, j, :] for x [a, b, inner], and how many images one pass unfolds.

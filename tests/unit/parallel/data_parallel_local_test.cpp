@@ -11,6 +11,7 @@
 #include "lockstep/optim/optimizer.h"
 #include "lockstep/optim/slot_optimizer.h"
 #include "lockstep/parallel/data_parallel.h"
+#include "support/model_values.h"
 #include "support/test_support.h"
 
 namespace lockstep::parallel {
@@ -40,14 +41,7 @@ struct TrainingRun {
   }
 };
 
-std::vector<float> weights_of(nn::Model& model) {
-  std::vector<float> all;
-  for (nn::Parameter* p : model.parameters()) {
-    const std::vector<float> v = p->value.to_vector();
-    all.insert(all.end(), v.begin(), v.end());
-  }
-  return all;
-}
+std::vector<float> weights_of(nn::Model& model) { return testing::parameter_values(model); }
 
 TEST(LocalDataParallelTest, LearnsASyntheticTeacher) {
   const data::Dataset data = data::make_synthetic(600, {1, 4, 4}, 3, 7);

@@ -64,12 +64,12 @@ TEST(GradientBucketsTest, AllreduceSumsTheAccumulatedPasses) {
   auto local = comm::make_local_communicator();  // a world of one: the sum is this rank's sum
   const std::unique_ptr<GradientReducer> exact = make_exact_reducer(buckets, *local, 3);
   exact->begin_step(5);
-  for (int64_t rows : {2, 3}) {
-    m->forward(Tensor::full({rows, 16}, 0.5f), nn::ForwardContext{});
-    if (rows == 3) exact->begin_last_pass();
-    m->backward(Tensor::full({rows, 4}, 1.0f));
-    if (rows == 2) exact->add_pass();
-  }
+  m->forward_passes({Tensor::full({2, 16}, 0.5f), Tensor::full({3, 16}, 0.5f)},
+                    nn::ForwardContext{});
+  m->backward_passes({Tensor::full({2, 4}, 1.0f), Tensor::full({3, 4}, 1.0f)},
+                     {.pass_grads_done = [&](size_t layer) {
+                       exact->pass_grads_done(m->layer(layer).parameters());
+                     }});
   exact->finish();
   EXPECT_EQ(last_bias.grad.to_vector(), std::vector<float>(4, 5.0f));
   exact->begin_step(0);  // cleared accumulators, reduced
@@ -78,7 +78,7 @@ TEST(GradientBucketsTest, AllreduceSumsTheAccumulatedPasses) {
   // The float path leaves one pass's grads as they are.
   const std::unique_ptr<GradientReducer> fast = make_fast_reducer(buckets, *local);
   fast->begin_step(3);
-  fast->begin_last_pass();
+  m->forward(Tensor::full({3, 16}, 0.5f), nn::ForwardContext{});
   m->backward(Tensor::full({3, 4}, 1.0f));
   fast->finish();
   EXPECT_EQ(last_bias.grad.to_vector(), std::vector<float>(4, 3.0f));
@@ -148,33 +148,26 @@ TEST(GradientBucketsTest, ABucketStartsAsSoonAsBackwardFinishesItsParameters) {
 }
 
 TEST(GradientBucketsTest, OverlappedAccumulationEqualsAccumulatingFirst) {
-  // The exact path adds each bucket's last pass when it starts the bucket, which overlapped
-  // is while backward still writes the buckets below: the totals must be those of adding the
-  // last pass after the whole of backward.
+  // Overlapped, a bucket's allreduce starts while backward still writes the buckets below:
+  // the totals must be those of starting every allreduce after the whole of backward.
   auto run = [](bool overlapped) {
     auto m = model();
     GradientBuckets buckets(m->parameters(), 40 * sizeof(float), Device::cpu());
     auto local = comm::make_local_communicator();
     const std::unique_ptr<GradientReducer> exact = make_exact_reducer(buckets, *local, 3);
     exact->begin_step(5);
-    for (int64_t rows : {2, 3}) {
-      m->forward(Tensor::full({rows, 16}, 0.25f * static_cast<float>(rows)), nn::ForwardContext{});
-      const bool last = rows == 3;
-      if (last) {
-        exact->begin_last_pass();
-        if (overlapped) {
-          m->backward(Tensor::full({rows, 4}, 1.0f),
-                      [&](size_t layer) { exact->parameters_final(m->layer(layer).parameters()); });
-        } else {
-          m->backward(Tensor::full({rows, 4}, 1.0f));
-        }
-        exact->finish();
-        EXPECT_EQ(buckets.started_early(), overlapped ? 3u : 0u);
-      } else {
-        m->backward(Tensor::full({rows, 4}, 1.0f));
-        exact->add_pass();
-      }
-    }
+    m->forward_passes({Tensor::full({2, 16}, 0.5f), Tensor::full({3, 16}, 0.75f)},
+                      nn::ForwardContext{});
+    m->backward_passes(
+        {Tensor::full({2, 4}, 1.0f), Tensor::full({3, 4}, 1.0f)},
+        {.pass_grads_done =
+             [&](size_t layer) { exact->pass_grads_done(m->layer(layer).parameters()); },
+         .layer_done =
+             [&](size_t layer) {
+               if (overlapped) exact->parameters_final(m->layer(layer).parameters());
+             }});
+    exact->finish();
+    EXPECT_EQ(buckets.started_early(), overlapped ? 3u : 0u);
     std::vector<float> grads;
     for (nn::Parameter* p : m->parameters()) {
       const std::vector<float> g = p->grad.to_vector();

@@ -108,14 +108,9 @@ RankOutcome exact_rank(const std::vector<float>& passes, double peer) {
   PeerCommunicator communicator(peer);
   const std::unique_ptr<GradientReducer> exact = make_exact_reducer(buckets, communicator, 4);
   exact->begin_step(4 * static_cast<int64_t>(passes.size()));
-  for (size_t k = 0; k < passes.size(); ++k) {
-    if (k + 1 < passes.size()) {
-      write_grads(buckets, passes[k]);
-      exact->add_pass();
-    } else {
-      exact->begin_last_pass();
-      write_grads(buckets, passes[k]);
-    }
+  for (float pass : passes) {
+    write_grads(buckets, pass);
+    exact->pass_grads_done(m->parameters());
   }
   exact->finish();
   EXPECT_EQ(communicator.starts.size(), buckets.size());
@@ -165,8 +160,8 @@ TEST(FastReducerTest, SumsTheFloatGradsInPlace) {
   EXPECT_EQ(fast->pass_rows(100), 100);
   EXPECT_EQ(make_gradient_reducer(buckets, communicator, 0)->pass_rows(100), 100);
   fast->begin_step(100);
-  fast->begin_last_pass();
   write_grads(buckets, 1e8f);
+  fast->pass_grads_done(m->parameters());
   fast->finish();
   ASSERT_EQ(communicator.starts.size(), buckets.size());
   for (size_t i = 0; i < buckets.size(); ++i) {
@@ -179,15 +174,6 @@ TEST(FastReducerTest, SumsTheFloatGradsInPlace) {
   EXPECT_EQ(communicator.finished, (std::vector<int64_t>{0, 1, 2}));
 }
 
-TEST(FastReducerTest, RunsOnePassAStep) {
-  auto m = model();
-  GradientBuckets buckets(m->parameters(), kBucketBytes, Device::cpu());
-  PeerCommunicator communicator;
-  const std::unique_ptr<GradientReducer> fast = make_fast_reducer(buckets, communicator);
-  fast->begin_step(8);
-  EXPECT_THROW(fast->add_pass(), Error);
-}
-
 // Both reducers, by name.
 std::unique_ptr<GradientReducer> make(const std::string& kind, GradientBuckets& buckets,
                                       comm::Communicator& communicator) {
@@ -197,17 +183,17 @@ std::unique_ptr<GradientReducer> make(const std::string& kind, GradientBuckets& 
 
 class ReducerTest : public testing::TestWithParam<std::string> {};
 
-// A rank without rows runs no backward, so its grads (and the exact reducer's accumulators)
-// still hold the last step's; it must contribute zeros, through the same allreduces as its
-// peers (finish starts them, since no backward reports any parameter final).
+// A rank without rows runs no backward pass, so its grads (and the exact reducer's
+// accumulators) still hold the last step's; it must contribute zeros, through the same
+// allreduces as its peers (here finish starts them, as no layer was reported final).
 TEST_P(ReducerTest, ARankWithNoRowsContributesZeros) {
   auto m = model();
   GradientBuckets buckets(m->parameters(), kBucketBytes, Device::cpu());
   PeerCommunicator communicator(0.5);
   const std::unique_ptr<GradientReducer> reducer = make(GetParam(), buckets, communicator);
   reducer->begin_step(3);  // a step with rows leaves grads and sums non-zero
-  reducer->begin_last_pass();
   write_grads(buckets, 3.0f);
+  reducer->pass_grads_done(m->parameters());
   reducer->finish();
   communicator.starts.clear();
   reducer->begin_step(0);
@@ -221,9 +207,9 @@ TEST_P(ReducerTest, ARankWithNoRowsContributesZeros) {
   EXPECT_EQ(all_grads(buckets), std::vector<float>(172, 0.5f)) << "the peer's share alone";
 }
 
-// During the last pass each bucket's allreduce starts as soon as backward has finished its
-// parameters: the last Dense's bucket while the layers below are still in backward.
-TEST_P(ReducerTest, TheLastPassStartsBucketsWhileBackwardRuns) {
+// Each bucket's allreduce starts as soon as backward has finished its parameters: the last
+// Dense's bucket while the layers below are still in backward.
+TEST_P(ReducerTest, BucketsStartWhileBackwardRuns) {
   auto m = model();
   GradientBuckets buckets(m->parameters(), kBucketBytes, Device::cpu());
   PeerCommunicator communicator;
@@ -231,11 +217,15 @@ TEST_P(ReducerTest, TheLastPassStartsBucketsWhileBackwardRuns) {
   reducer->begin_step(2);
   m->forward(Tensor::full({2, 16}, 0.5f), nn::ForwardContext{});
   std::vector<size_t> starts_after_layer;
-  reducer->begin_last_pass();
-  m->backward(Tensor::full({2, 4}, 1.0f), [&](size_t layer) {
-    reducer->parameters_final(m->layer(layer).parameters());
-    starts_after_layer.push_back(communicator.starts.size());
-  });
+  m->backward_passes(
+      {Tensor::full({2, 4}, 1.0f)},
+      {.pass_grads_done =
+           [&](size_t layer) { reducer->pass_grads_done(m->layer(layer).parameters()); },
+       .layer_done =
+           [&](size_t layer) {
+             reducer->parameters_final(m->layer(layer).parameters());
+             starts_after_layer.push_back(communicator.starts.size());
+           }});
   EXPECT_EQ(starts_after_layer, (std::vector<size_t>{1, 1, 3}));  // layers 2, 1, 0
   EXPECT_EQ(buckets.started_early(), 3u);
   EXPECT_TRUE(communicator.finished.empty()) << "waited before finish";

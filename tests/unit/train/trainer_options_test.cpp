@@ -6,6 +6,8 @@
 #include <string>
 
 #include "lockstep/base/error.h"
+#include "lockstep/io/checkpoint.h"
+#include "lockstep/io/checkpoint_dir.h"
 #include "lockstep/optim/optimizer.h"
 #include "trainer_test_support.h"
 
@@ -39,8 +41,42 @@ TEST_F(TrainerOptionsTest, BadValuesAreRefusedNamingTheOptionAndValue) {
        "--collective-timeout must be a positive number of seconds, found 0"},
       {[](TrainerOptions& o) { o.input = "broadcast"; }, "broadcast"},
       {[](TrainerOptions& o) { o.progress = "dots"; }, "dots"},
+      {[](TrainerOptions& o) { o.batch_norm = "local"; },
+       "--batch-norm must be sync or ghost, found 'local'"},
   };
   expect_each_refused(cases);
+}
+
+// Property: --batch-norm sets the mode of every BatchNorm layer in the spec the run builds and
+// records (so a resume rebuilds the same model), and is refused for a model without BatchNorm.
+TEST_F(TrainerOptionsTest, BatchNormModeIsWrittenIntoTheRecordedSpec) {
+  TrainerOptions o = options(dir_ / "ghost");
+  o.model = "resnet20";
+  o.batch_norm = "ghost";
+  o.max_steps = 1;
+  run(o);
+  const std::vector<int64_t> steps = steps_in(dir_ / "ghost");
+  ASSERT_FALSE(steps.empty());
+  const io::Checkpoint saved =
+      io::read_checkpoint(io::list_checkpoints(dir_ / "ghost").front().path);
+  int batch_norms = 0;
+  for (const nlohmann::json& layer : saved.model_spec.at("layers")) {
+    if (layer.at("type") == "BatchNorm") {
+      EXPECT_EQ(layer.at("mode"), "ghost");
+      ++batch_norms;
+    }
+  }
+  EXPECT_EQ(batch_norms, 21);
+  TrainerOptions plain = options(dir_ / "plain");
+  plain.batch_norm = "sync";
+  try {
+    run(plain);
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(e.message().find("--batch-norm sync: model 'small' has no BatchNorm layer"),
+              std::string::npos)
+        << e.message();
+  }
 }
 
 // Property: every optimizer make_optimizer knows is accepted, and the list is the one the
