@@ -157,9 +157,10 @@ std::vector<Tensor> BatchNorm::forward_passes(const std::vector<Tensor>& xs,
   training_ = context.training;
   partials_ = context.partials;
   const int64_t width = 2 * channels_ + 1;
+  const Device& device = weight_.value.device();
   std::vector<Statistics> per_pass;
   if (!context.training) {
-    for (const Tensor& x : xs) per_pass.push_back(running_statistics(x.device()));
+    per_pass.assign(xs.size(), running_statistics(device));
   } else {
     LocalStepPartials local;
     StepPartials& partials = context.partials != nullptr ? *context.partials : local;
@@ -168,14 +169,12 @@ std::vector<Tensor> BatchNorm::forward_passes(const std::vector<Tensor>& xs,
     const std::vector<double> all = partials.gather(mine, width);
     if (mode_ == BatchNormMode::kSync) {
       const std::vector<double> totals = add_passes_in_order(all, width);
-      for (const Tensor& x : xs) {
-        per_pass.push_back(statistics(totals.data(), totals[2 * channels_], x.device()));
-      }
+      per_pass.assign(xs.size(), statistics(totals.data(), totals[2 * channels_], device));
       update_running(totals);
     } else {
       for (size_t p = 0; p < xs.size(); ++p) {
         const double* sums = mine.data() + p * static_cast<size_t>(width);
-        per_pass.push_back(statistics(sums, sums[2 * channels_], xs[p].device()));
+        per_pass.push_back(statistics(sums, sums[2 * channels_], device));
       }
       update_running(all);
     }
@@ -230,19 +229,25 @@ std::vector<Tensor> BatchNorm::backward_passes(
     totals =
         add_passes_in_order((partials_ != nullptr ? *partials_ : local).gather(mine, width), width);
   }
+  // [2, channels] on the device: sums / count, or zeros in evaluation.
+  const auto means_of = [&](const double* sums, double count) {
+    std::vector<float> means(static_cast<size_t>(2 * channels_), 0.0f);
+    if (training_ && count > 0.0) {
+      for (size_t i = 0; i < means.size(); ++i) means[i] = static_cast<float>(sums[i] / count);
+    }
+    return floats_on(means, {2, channels_}, weight_.value.device());
+  };
+  const Tensor step_means = totals.empty() || saved_.empty()
+                                ? Tensor()
+                                : means_of(totals.data(), saved_[0].statistics.count);
   std::vector<Tensor> dxs;
   for (size_t p = 0; p < dys.size(); ++p) {
     const Saved& saved = saved_[p];
     const Tensor& dy = dys[p];
-    const double* sums =
-        totals.empty() ? mine.data() + p * static_cast<size_t>(width) : totals.data();
-    std::vector<float> means(static_cast<size_t>(2 * channels_), 0.0f);
-    if (training_ && saved.statistics.count > 0.0) {
-      for (size_t i = 0; i < means.size(); ++i) {
-        means[i] = static_cast<float>(sums[i] / saved.statistics.count);
-      }
-    }
-    const Tensor device_means = floats_on(means, {2, channels_}, dy.device());
+    const Tensor device_means =
+        step_means.defined()
+            ? step_means
+            : means_of(mine.data() + p * static_cast<size_t>(width), saved.statistics.count);
     const Tensor& mean_rstd = saved.statistics.mean_rstd;
     Tensor dx = Tensor::empty(dy.shape(), dy.device());
     backend::Backend& backend = backend::backend_for(dy.device());
