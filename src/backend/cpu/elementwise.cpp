@@ -67,7 +67,8 @@ void CpuBackend::round_to_float(const double* sums, float* y, int64_t n) {
 void CpuBackend::activation_forward(Activation kind, const float* x, float* y, int64_t n) {
   switch (kind) {
     case Activation::kRelu:
-      return map(x, y, n, [](float v) { return v > 0.0f ? v : 0.0f; });
+      // As PyTorch's: NaN stays NaN (`v > 0 ? v : 0` would turn it into 0 and hide it).
+      return map(x, y, n, [](float v) { return v <= 0.0f ? 0.0f : v; });
     case Activation::kTanh:
       return map(x, y, n, [](float v) { return std::tanh(v); });
     case Activation::kSigmoid:
@@ -84,9 +85,10 @@ void CpuBackend::activation_backward(Activation kind, const float* x, const floa
     case Activation::kRelu:
       // dy is read whether or not it is used: a load under the condition would keep the loop
       // scalar, with a branch that mispredicts on every other sign change.
+      // As PyTorch's threshold_backward: dy passes unless x <= 0, so also where x is NaN.
       for (int64_t i = 0; i < n; ++i) {
         const float gradient = dy[i];
-        dx[i] = x[i] > 0.0f ? gradient : 0.0f;
+        dx[i] = x[i] <= 0.0f ? 0.0f : gradient;
       }
       return;
     case Activation::kTanh:

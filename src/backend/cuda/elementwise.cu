@@ -71,8 +71,8 @@ __global__ void activation_forward_kernel(Activation kind, const float* x, float
   for (int64_t i = grid_first(); i < n; i += grid_stride()) {
     const float v = x[i];
     switch (kind) {
-      case Activation::kRelu:
-        y[i] = v > 0.0f ? v : 0.0f;
+      case Activation::kRelu:  // NaN stays NaN, as on the CPU and in PyTorch
+        y[i] = v <= 0.0f ? 0.0f : v;
         break;
       case Activation::kTanh:
         y[i] = tanhf(v);
@@ -91,8 +91,8 @@ __global__ void activation_backward_kernel(Activation kind, const float* x, cons
                                            const float* dy, float* dx, int64_t n) {
   for (int64_t i = grid_first(); i < n; i += grid_stride()) {
     switch (kind) {
-      case Activation::kRelu:
-        dx[i] = x[i] > 0.0f ? dy[i] : 0.0f;
+      case Activation::kRelu:  // dy passes unless x <= 0, so also where x is NaN
+        dx[i] = x[i] <= 0.0f ? 0.0f : dy[i];
         break;
       case Activation::kTanh:
         dx[i] = __fmul_rn(dy[i], __fsub_rn(1.0f, __fmul_rn(y[i], y[i])));

@@ -110,10 +110,12 @@ uint32_t bits(float value) {
   return out;
 }
 
-// ReLU's backward reads dy everywhere (so the loop vectorises) but passes it only where
-// x > 0: elsewhere dx is +0 even when dy is NaN or infinite, and where x > 0 it is dy exactly.
-// 37 elements, so the vector loop and its scalar tail both run.
-TEST(Activation, ReluBackwardPassesDyOnlyWherePositive) {
+// ReLU is PyTorch's: NaN stays NaN forward (a NaN must not turn into 0 and vanish), and
+// backward reads dy everywhere (so the loop vectorises) but passes it only where x is not
+// <= 0 (positive or NaN, as PyTorch's threshold_backward): where x <= 0, dx is +0 even when dy
+// is NaN or infinite; elsewhere it is dy exactly. 37 elements, so the vector loop and its
+// scalar tail both run.
+TEST(Activation, ReluKeepsNaNAndPassesDyOnlyWhereNotAtMostZero) {
   std::vector<float> x(37), dy(37), dx(37, NAN);
   const float specials[] = {NAN, INFINITY, -INFINITY, -0.0f};
   for (size_t i = 0; i < x.size(); ++i) {
@@ -125,7 +127,12 @@ TEST(Activation, ReluBackwardPassesDyOnlyWherePositive) {
   cpu().activation_forward(Activation::kRelu, x.data(), y.data(), 37);
   cpu().activation_backward(Activation::kRelu, x.data(), y.data(), dy.data(), dx.data(), 37);
   for (size_t i = 0; i < x.size(); ++i) {
-    EXPECT_EQ(bits(dx[i]), bits(x[i] > 0.0f ? dy[i] : 0.0f)) << "element " << i;
+    EXPECT_EQ(bits(dx[i]), bits(x[i] <= 0.0f ? 0.0f : dy[i])) << "element " << i;
+    if (i == 5) {
+      EXPECT_TRUE(std::isnan(y[i])) << "ReLU(NaN) must be NaN";
+    } else {
+      EXPECT_EQ(bits(y[i]), bits(x[i] > 0.0f ? x[i] : 0.0f)) << "element " << i;
+    }
   }
 }
 
