@@ -9,6 +9,7 @@
 
 #include "lockstep/backend/backend.h"
 #include "lockstep/base/error.h"
+#include "lockstep/nn/layer_norm.h"
 #include "lockstep/tensor/storage.h"
 #include "nn/layer_util.h"
 
@@ -51,7 +52,7 @@ BatchNorm::BatchNorm(int64_t channels, double momentum, double eps, BatchNormMod
   LOCKSTEP_CHECK(channels > 0, "BatchNorm: channels must be positive, found " << channels);
   LOCKSTEP_CHECK(std::isfinite(momentum) && momentum >= 0.0 && momentum <= 1.0,
                  "BatchNorm: momentum must be in [0, 1], found " << momentum);
-  LOCKSTEP_CHECK(std::isfinite(eps) && eps > 0.0 && static_cast<float>(eps) > 0.0f,
+  LOCKSTEP_CHECK(LayerNorm::valid_eps(eps),
                  "BatchNorm: eps must be a positive number that a float can hold, found " << eps);
   weight_ = {"weight", Tensor::empty({channels}), Tensor::zeros({channels})};
   bias_ = {"bias", Tensor::empty({channels}), Tensor::zeros({channels})};

@@ -160,19 +160,22 @@ std::unique_ptr<Layer> make_batch_norm(LayerSpecReader& reader, const Shape& inp
     reader.fail("momentum", "must be in [0, 1], found " + std::to_string(momentum));
   }
   const double eps = reader.has("eps") ? reader.number("eps") : 1e-5;
-  if (!(eps > 0.0 && static_cast<float>(eps) > 0.0f && std::isfinite(eps))) {
+  if (!LayerNorm::valid_eps(eps)) {
     reader.fail("eps",
                 "must be a positive number that a float can hold, found " + std::to_string(eps));
   }
-  const std::string mode = reader.string("mode", "sync");
-  if (mode != "sync" && mode != "ghost") {
-    reader.fail("mode", "must be \"sync\" or \"ghost\", found \"" + mode + "\"");
+  const std::string mode_text = reader.string("mode", "sync");
+  BatchNormMode mode = BatchNormMode::kSync;
+  try {
+    mode = parse_batch_norm_mode(mode_text);
+  } catch (const Error&) {
+    reader.fail("mode", "must be \"sync\" or \"ghost\", found \"" + mode_text + "\"");
   }
   if (input_shape.size() != 1 && input_shape.size() != 3) {
     LOCKSTEP_THROW(reader.where() << ": input shape is " << to_string(input_shape)
                                   << ", expected [features] or [channels, height, width]");
   }
-  return std::make_unique<BatchNorm>(input_shape[0], momentum, eps, parse_batch_norm_mode(mode));
+  return std::make_unique<BatchNorm>(input_shape[0], momentum, eps, mode);
 }
 
 const std::map<std::string, LayerFactory>& layer_factories() {
